@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start 1: set everything up, then run the main job on the embedded synthetic capture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/simspine demo "$@"

@@ -1,0 +1,12 @@
+"""simspine-dataset: Human3.6M-style captures -> a biomechanically valid 3D spine dataset.
+
+Importing the package is light (numpy only); heavy dependencies (opensim, datasets, torch, PyAV,
+cdflib) are imported where they are used. Entry points:
+
+- ``simspine_dataset.skeleton``: the one keypoint table (37 SIMSPINE keypoints, regions, maps).
+- ``simspine_dataset.geometry``: cameras, the Human3.6M lens model, frame changes.
+- ``simspine_dataset.capture``: discover and read a Human3.6M-layout capture.
+- the ``simspine`` command (``simspine_dataset.cli``).
+"""
+
+__version__ = "0.1.0"

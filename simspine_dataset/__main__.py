@@ -1,0 +1,5 @@
+"""``python -m simspine_dataset`` is the ``simspine`` command."""
+
+from simspine_dataset.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The ``simspine`` command: one subcommand per job of DESIGN.md section 2 (plus ``inspect``).
+
+Each subcommand parses its arguments and calls one library function; nothing else lives here.
+Subcommands whose issue has not landed say so and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from simspine_dataset import __version__
+
+log = logging.getLogger("simspine")
+
+# Subcommands whose implementation has not landed yet: name -> the issue that builds it.
+PENDING = {
+    "demo": "issue #4 (the builder and `simspine demo`)",
+    "capture-demo": "issue #3 (the biomechanical model and the synthetic capture)",
+    "build": "issue #4 (the builder)",
+    "card": "issue #4 (the dataset card)",
+    "validate": "issue #4 (`simspine validate`)",
+    "publish": "issue #4 (`simspine publish`)",
+}
+
+
+def _pending(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(_: argparse.Namespace) -> int:
+        print(
+            f"simspine {name}: not implemented yet; it is built by {PENDING[name]}.",
+            file=sys.stderr,
+        )
+        return 2
+
+    return run
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    """Discover a raw capture and print its sequences and every problem found."""
+    from simspine_dataset.capture import discover
+
+    capture = discover(args.raw, args.subjects, check_videos=not args.no_videos)
+    print(f"{'subject':8} {'action':13} {'sub':>3} {'frames':>7} {'cams':>4}  sequence")
+    for s in capture.sequences:
+        print(
+            f"{s.subject:8} {s.action:13} {s.subaction:>3} {s.n_frames:>7} "
+            f"{len(s.cameras):>4}  {s.sequence}"
+        )
+    print(
+        f"{len(capture.sequences)} sequences, {capture.n_camera_frames} camera-frames, "
+        f"{len(capture.problems)} problem(s)"
+    )
+    for problem in capture.problems:
+        print(f"PROBLEM {type(problem).__name__}: {problem}")
+    return 1 if capture.problems else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simspine",
+        description="Build, check and publish the SIMSPINE-style 3D spine dataset from "
+        "Human3.6M-layout captures.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the main job on the embedded synthetic capture, end to end")
+    demo.add_argument("--out", type=Path, default=Path("demo_out"))
+    demo.set_defaults(run=_pending("demo"))
+
+    cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
+    cap.add_argument("out", type=Path)
+    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
+    cap.add_argument("--seconds", type=float, default=4.0)
+    cap.add_argument("--seed", type=int, default=0)
+    cap.set_defaults(run=_pending("capture-demo"))
+
+    build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
+    build.add_argument("raw", type=Path)
+    build.add_argument("out", type=Path)
+    build.add_argument("--detections", type=Path)
+    build.add_argument("--subjects", nargs="+")
+    build.add_argument("--frames", choices=["none", "crop", "full"], default="none")
+    build.add_argument("--frame-stride", type=int, default=1)
+    build.add_argument("--workers", type=int, default=1)
+    build.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
+    build.add_argument("--model", type=Path, help="a user-supplied .osim model")
+    build.set_defaults(run=_pending("build"))
+
+    for name, text in (
+        ("card", "(re)render the dataset card"),
+        ("validate", "check a built folder"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("out", type=Path)
+        cmd.set_defaults(run=_pending(name))
+
+    publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
+    publish.add_argument("out", type=Path)
+    publish.add_argument("--repo-id", required=True)
+    publish.add_argument("--private", action="store_true")
+    publish.add_argument("--gated", action="store_true")
+    publish.set_defaults(run=_pending("publish"))
+
+    inspect = sub.add_parser(
+        "inspect", help="list a raw capture's sequences and every problem in it"
+    )
+    inspect.add_argument("raw", type=Path)
+    inspect.add_argument("--subjects", nargs="+")
+    inspect.add_argument("--no-videos", action="store_true", help="do not open the mp4 files")
+    inspect.set_defaults(run=_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``simspine`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.run(args))

@@ -1,0 +1,1 @@
+"""Readers and writers of file formats, in each format's native units (no unit conversion here)."""

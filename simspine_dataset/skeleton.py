@@ -1,0 +1,224 @@
+"""The skeleton table: the one place where keypoint facts live.
+
+Source of the facts: ``reference/keypoints.md`` (the SIMSPINE marker order, SpineTrack names and
+indices, OKS sigmas from SpinePose's ``metainfo.py``; the regions are this project's decision).
+Every other keypoint list of the project (dataset features, the mmpose metainfo, the card's
+keypoint table, the baselines' subsets, ``meta/skeleton.json``) is derived from ``KEYPOINTS`` below.
+
+Conventions: indices are 0-based; "R"/"L" are the subject's right and left; a keypoint's
+``mirror`` is the keypoint it swaps with under a horizontal flip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from simspine_dataset.io.atomic import write_text_atomic
+
+Source = Literal["mocap", "simulated", "blended", "triangulated", "geometric"]
+SpineLevel = Literal["lumbar", "thoracic", "cervical"]
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    """One of the 37 SIMSPINE keypoints."""
+
+    name: str
+    parent: str | None  # None for the root (Hip)
+    mirror: str | None  # flip partner, None for midline keypoints
+    spinetrack_name: str
+    spinetrack_index: int
+    sigma: float  # OKS sigma (SpinePose)
+    meaning: str  # vertebral level or anatomical meaning
+    source: Source  # where the value in the final dataset comes from
+    spine_centric: bool  # one of the 15 spine-centric keypoints
+    spine_level: SpineLevel | None  # vertebral column segment, None off the column
+    h36m_joint: int | None  # index in the Human3.6M 32-joint Pose array that measures or seeds it
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.spinetrack_index < 37:
+            raise ValueError(f"{self.name}: SpineTrack index {self.spinetrack_index} out of range")
+        if self.sigma <= 0:
+            raise ValueError(f"{self.name}: OKS sigma must be positive")
+        if self.h36m_joint is not None and not 0 <= self.h36m_joint < 32:
+            raise ValueError(f"{self.name}: Human3.6M joint {self.h36m_joint} out of range")
+
+
+def _kp(
+    name: str,
+    parent: str | None,
+    mirror: str | None,
+    st: tuple[str, int],
+    sigma: float,
+    meaning: str,
+    source: Source,
+    *,
+    spine: bool = False,
+    level: SpineLevel | None = None,
+    h36m: int | None = None,
+) -> Keypoint:
+    return Keypoint(name, parent, mirror, st[0], st[1], sigma, meaning, source, spine, level, h36m)
+
+
+# fmt: off
+#   name          parent         mirror         SpineTrack (name, idx)     sigma  meaning                    source
+KEYPOINTS: tuple[Keypoint, ...] = (
+    _kp("Hip",         None,          None,          ("hip", 19),               0.07,  "sacrum midpoint (root)",  "mocap",     spine=True, h36m=0),
+    _kp("Spine_01",    "Hip",         None,          ("spine_01", 26),          0.10,  "L5",                      "simulated", spine=True, level="lumbar"),
+    _kp("Spine_02",    "Spine_01",    None,          ("spine_02", 27),          0.10,  "L3",                      "simulated", spine=True, level="lumbar"),
+    _kp("Spine_03",    "Spine_02",    None,          ("spine_03", 28),          0.10,  "T12/L1",                  "simulated", spine=True, level="lumbar"),
+    _kp("Spine_04",    "Spine_03",    None,          ("spine_04", 29),          0.08,  "T8",                      "simulated", spine=True, level="thoracic", h36m=12),
+    _kp("Spine_05",    "Spine_04",    None,          ("spine_05", 30),          0.08,  "T3",                      "simulated", spine=True, level="thoracic"),
+    _kp("Neck",        "Spine_05",    None,          ("neck", 18),              0.04,  "neck base, C7",           "blended",   spine=True, level="cervical", h36m=13),
+    _kp("Neck_02",     "Neck",        None,          ("neck_02", 35),           0.07,  "C3/C4",                   "simulated", spine=True, level="cervical"),
+    _kp("Neck_03",     "Neck_02",     None,          ("neck_03", 36),           0.06,  "C1",                      "simulated", spine=True, level="cervical"),
+    _kp("Head",        "Neck_03",     None,          ("head", 17),              0.026, "head top",                "simulated", spine=True),
+    _kp("Nose",        "Head",        None,          ("nose", 0),               0.026, "nose",                    "mocap",     spine=True, h36m=14),
+    _kp("REye",        "Nose",        "LEye",        ("right_eye", 2),          0.025, "face pseudo-label",       "triangulated"),
+    _kp("LEye",        "Nose",        "REye",        ("left_eye", 1),           0.025, "face pseudo-label",       "triangulated"),
+    _kp("REar",        "REye",        "LEar",        ("right_ear", 4),          0.035, "face pseudo-label",       "triangulated"),
+    _kp("LEar",        "LEye",        "REar",        ("left_ear", 3),           0.035, "face pseudo-label",       "triangulated"),
+    _kp("RLatissimus", "Spine_04",    "LLatissimus", ("right_latissimus", 32),  0.12,  "shoulder blade",          "geometric", spine=True),
+    _kp("LLatissimus", "Spine_04",    "RLatissimus", ("left_latissimus", 31),   0.12,  "shoulder blade",          "geometric", spine=True),
+    _kp("RClavicle",   "Spine_05",    "LClavicle",   ("right_clavicle", 34),    0.07,  "clavicle",                "simulated", spine=True),
+    _kp("RShoulder",   "RClavicle",   "LShoulder",   ("right_shoulder", 6),     0.079, "limb",                    "mocap",     h36m=25),
+    _kp("RElbow",      "RShoulder",   "LElbow",      ("right_elbow", 8),        0.072, "limb",                    "mocap",     h36m=26),
+    _kp("RWrist",      "RElbow",      "LWrist",      ("right_wrist", 10),       0.062, "limb",                    "mocap",     h36m=27),
+    _kp("LClavicle",   "Spine_05",    "RClavicle",   ("left_clavicle", 33),     0.07,  "clavicle",                "simulated", spine=True),
+    _kp("LShoulder",   "LClavicle",   "RShoulder",   ("left_shoulder", 5),      0.079, "limb",                    "mocap",     h36m=17),
+    _kp("LElbow",      "LShoulder",   "RElbow",      ("left_elbow", 7),         0.072, "limb",                    "mocap",     h36m=18),
+    _kp("LWrist",      "LElbow",      "RWrist",      ("left_wrist", 9),         0.062, "limb",                    "mocap",     h36m=19),
+    _kp("RHip",        "Hip",         "LHip",        ("right_hip", 12),         0.107, "limb",                    "mocap",     h36m=1),
+    _kp("RKnee",       "RHip",        "LKnee",       ("right_knee", 14),        0.087, "limb",                    "mocap",     h36m=2),
+    _kp("RAnkle",      "RKnee",       "LAnkle",      ("right_ankle", 16),       0.089, "limb",                    "mocap",     h36m=3),
+    _kp("RBigToe",     "RAnkle",      "LBigToe",     ("right_big_toe", 21),     0.079, "foot pseudo-label",       "simulated"),
+    _kp("RSmallToe",   "RAnkle",      "LSmallToe",   ("right_small_toe", 23),   0.079, "foot pseudo-label",       "simulated"),
+    _kp("RHeel",       "RAnkle",      "LHeel",       ("right_heel", 25),        0.079, "foot pseudo-label",       "simulated"),
+    _kp("LHip",        "Hip",         "RHip",        ("left_hip", 11),          0.107, "limb",                    "mocap",     h36m=6),
+    _kp("LKnee",       "LHip",        "RKnee",       ("left_knee", 13),         0.087, "limb",                    "mocap",     h36m=7),
+    _kp("LAnkle",      "LKnee",       "RAnkle",      ("left_ankle", 15),        0.089, "limb",                    "mocap",     h36m=8),
+    _kp("LBigToe",     "LAnkle",      "RBigToe",     ("left_big_toe", 20),      0.079, "foot pseudo-label",       "simulated"),
+    _kp("LSmallToe",   "LAnkle",      "RSmallToe",   ("left_small_toe", 22),    0.079, "foot pseudo-label",       "simulated"),
+    _kp("LHeel",       "LAnkle",      "RHeel",       ("left_heel", 24),         0.079, "foot pseudo-label",       "simulated"),
+)
+
+# The 15 spine-centric keypoints in the order of the spine-only lifting task (reference order).
+SPINE_SUBSET_NAMES: tuple[str, ...] = (
+    "Hip", "Spine_01", "Spine_02", "Spine_03", "Spine_04", "Spine_05", "Neck", "Neck_02",
+    "Neck_03", "Head", "Nose", "LClavicle", "RClavicle", "LLatissimus", "RLatissimus",
+)
+
+# Human3.6M 32-joint Pose arrays (D3_Positions, D2_Positions): name and parent index.
+H36M_JOINTS: tuple[tuple[str, int], ...] = (
+    ("Hips", -1), ("RightUpLeg", 0), ("RightLeg", 1), ("RightFoot", 2), ("RightToeBase", 3),
+    ("Site", 4), ("LeftUpLeg", 0), ("LeftLeg", 6), ("LeftFoot", 7), ("LeftToeBase", 8),
+    ("Site", 9), ("Spine", 0), ("Spine1", 11), ("Neck", 12), ("Head", 13), ("Site", 14),
+    ("LeftShoulder", 12), ("LeftArm", 16), ("LeftForeArm", 17), ("LeftHand", 18),
+    ("LeftHandThumb", 19), ("Site", 20), ("L_Wrist_End", 19), ("Site", 22),
+    ("RightShoulder", 12), ("RightArm", 24), ("RightForeArm", 25), ("RightHand", 26),
+    ("RightHandThumb", 27), ("Site", 28), ("R_Wrist_End", 27), ("Site", 30),
+)
+# The common 17-joint subset (VideoPose3D / Martinez), as indices into the 32 joints.
+H36M_17_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+# fmt: on
+
+# ---------------------------------------------------------------------------------------------
+# Everything below is derived from the tables above.
+
+NUM_KEYPOINTS = len(KEYPOINTS)
+NAMES: tuple[str, ...] = tuple(k.name for k in KEYPOINTS)
+INDEX: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
+PARENTS: tuple[int, ...] = tuple(-1 if k.parent is None else INDEX[k.parent] for k in KEYPOINTS)
+SIGMAS: tuple[float, ...] = tuple(k.sigma for k in KEYPOINTS)
+FLIP_INDEX: tuple[int, ...] = tuple(
+    INDEX[k.mirror] if k.mirror else i for i, k in enumerate(KEYPOINTS)
+)
+FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i, j in enumerate(FLIP_INDEX) if i < j)
+BONES: tuple[tuple[int, int], ...] = tuple((p, i) for i, p in enumerate(PARENTS) if p >= 0)
+
+SPINE_SUBSET: tuple[int, ...] = tuple(INDEX[n] for n in SPINE_SUBSET_NAMES)
+SPINE_SUBSET_PARENTS: tuple[int, ...] = tuple(
+    -1 if PARENTS[i] < 0 else SPINE_SUBSET.index(PARENTS[i]) for i in SPINE_SUBSET
+)
+
+# SIMSPINE-37 index -> SpineTrack index, and the inverse.
+TO_SPINETRACK: tuple[int, ...] = tuple(k.spinetrack_index for k in KEYPOINTS)
+FROM_SPINETRACK: tuple[int, ...] = tuple(TO_SPINETRACK.index(j) for j in range(NUM_KEYPOINTS))
+SPINETRACK_NAMES: tuple[str, ...] = tuple(KEYPOINTS[i].spinetrack_name for i in FROM_SPINETRACK)
+SPINETRACK_FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
+    sorted(
+        (min(a, b), max(a, b))
+        for a, b in ((TO_SPINETRACK[i], TO_SPINETRACK[j]) for i, j in FLIP_PAIRS)
+    )
+)
+# SpinePose's evaluation subsets, in SpineTrack indices: "body" (COCO-17) and "spine" (AP^S).
+SPINETRACK_BODY_SUBSET: tuple[int, ...] = tuple(range(17))
+SPINETRACK_SPINE_SUBSET: tuple[int, ...] = (19, 26, 27, 28, 29, 30, 18, 35, 36)
+
+# Human3.6M joint measured or seeded per SIMSPINE keypoint (-1: none).
+H36M_JOINT_OF: tuple[int, ...] = tuple(
+    -1 if k.h36m_joint is None else k.h36m_joint for k in KEYPOINTS
+)
+H36M_JOINT_NAMES: tuple[str, ...] = tuple(name for name, _ in H36M_JOINTS)
+H36M_PARENTS: tuple[int, ...] = tuple(parent for _, parent in H36M_JOINTS)
+
+_LEVEL_REGION = {"lumbar": "S_L", "thoracic": "S_T", "cervical": "S_C"}
+REGIONS: dict[str, tuple[int, ...]] = {
+    "S_C": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_level == "cervical"),
+    "S_T": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_level == "thoracic"),
+    "S_L": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_level == "lumbar"),
+    "S": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_centric),
+    "B": tuple(i for i, k in enumerate(KEYPOINTS) if not k.spine_centric),
+    "All": tuple(range(NUM_KEYPOINTS)),
+}
+REGION_NAMES: dict[str, str] = {
+    "S_C": "cervical spine (Neck, Neck_02, Neck_03)",
+    "S_T": "thoracic spine (Spine_04, Spine_05)",
+    "S_L": "lumbar spine (Spine_01, Spine_02, Spine_03)",
+    "S": "the 15 spine-centric keypoints",
+    "B": "the 22 body keypoints (limbs, face and foot pseudo-labels)",
+    "All": "all 37 keypoints",
+}
+
+
+def skeleton_dict() -> dict:
+    """The skeleton as a JSON-ready dict (the content of ``meta/skeleton.json``)."""
+    return {
+        "num_keypoints": NUM_KEYPOINTS,
+        "keypoints": [{"index": i, **asdict(k)} for i, k in enumerate(KEYPOINTS)],
+        "names": list(NAMES),
+        "parents": list(PARENTS),
+        "bones": [list(b) for b in BONES],
+        "flip_pairs": [list(p) for p in FLIP_PAIRS],
+        "flip_index": list(FLIP_INDEX),
+        "sigmas": list(SIGMAS),
+        "regions": {name: list(idx) for name, idx in REGIONS.items()},
+        "region_descriptions": REGION_NAMES,
+        "spine_subset": {
+            "names": list(SPINE_SUBSET_NAMES),
+            "indices": list(SPINE_SUBSET),
+            "parents": list(SPINE_SUBSET_PARENTS),
+        },
+        "spinetrack": {
+            "names": list(SPINETRACK_NAMES),
+            "to_spinetrack": list(TO_SPINETRACK),
+            "from_spinetrack": list(FROM_SPINETRACK),
+            "flip_pairs": [list(p) for p in SPINETRACK_FLIP_PAIRS],
+            "body_subset": list(SPINETRACK_BODY_SUBSET),
+            "spine_subset": list(SPINETRACK_SPINE_SUBSET),
+        },
+        "h36m": {
+            "joint_names": list(H36M_JOINT_NAMES),
+            "joint_parents": list(H36M_PARENTS),
+            "joint_of_keypoint": list(H36M_JOINT_OF),
+            "subset_17": list(H36M_17_JOINTS),
+        },
+    }
+
+
+def write_skeleton_json(path: str | Path) -> Path:
+    """Write ``meta/skeleton.json`` atomically; returns the path written."""
+    return write_text_atomic(path, json.dumps(skeleton_dict(), indent=2) + "\n")

@@ -1,0 +1,101 @@
+"""Test helpers: small captures written in the real Human3.6M formats (CDF, metadata.xml, mp4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simspine_dataset import h36m
+from simspine_dataset.geometry.camera import Camera
+from simspine_dataset.io.h36m_layout import write_sequence
+from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
+from simspine_dataset.skeleton import H36M_PARENTS
+
+REPO = Path(__file__).resolve().parents[1]
+OFFICIAL_METADATA = Path(
+    os.environ.get(
+        "SIMSPINE_H36M_METADATA", REPO.parent / "shared" / "reference" / "h36m_metadata.xml"
+    )
+)
+VIDEO_SCALE = 8  # fixture videos are 1/8 of the real 1000x1000 size, to keep tests fast
+
+
+def reference_cameras(subject: str) -> list[Camera]:
+    """The subject's four real calibrated cameras (packaged reference numbers)."""
+    cal = h36m.reference_calibration()
+    ref = "S1" if subject not in cal.extrinsics else subject
+    return [
+        Camera.from_center(
+            cam, cal.intrinsics[cam], *cal.extrinsics[ref][cam], *cal.image_size[cam]
+        )
+        for cam in h36m.CAMERA_IDS
+    ]
+
+
+def random_joints(n_frames: int, seed: int = 0) -> np.ndarray:
+    """(T, 32, 3) world mm: a random tree with bone lengths 50-450 mm, standing near the origin,
+    swaying smoothly over time (enough for geometry and I/O tests; no anatomy implied)."""
+    rng = np.random.default_rng(seed)
+    offsets = rng.normal(0, 1, (32, 3)) * [60, 60, 200]
+    offsets[:, 2] = np.where(rng.random(32) < 0.5, -np.abs(offsets[:, 2]), np.abs(offsets[:, 2]))
+    t = np.arange(n_frames)[:, None, None] / 50.0
+    wobble = 30 * np.sin(2 * np.pi * (0.3 * t + rng.random((1, 32, 3))))
+    joints = np.zeros((n_frames, 32, 3))
+    for j, parent in enumerate(H36M_PARENTS):
+        base = np.array([0.0, 0.0, 950.0]) if parent < 0 else joints[:, parent]
+        joints[:, j] = base + offsets[j] + wobble[:, j]
+    return joints
+
+
+def stripe_renderer(camera: Camera, index: int) -> np.ndarray:
+    """A small frame whose grey level encodes the frame index (checked after decoding)."""
+    h, w = camera.height_px // VIDEO_SCALE, camera.width_px // VIDEO_SCALE
+    return np.full((h + h % 2, w + w % 2, 3), (index * 5) % 250, dtype=np.uint8)
+
+
+CaptureFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_capture(tmp_path: Path) -> CaptureFactory:
+    """Write a capture: ``make_capture({"S1": {"Walking 1": 40, ...}}, videos=True)`` -> root."""
+
+    def make(
+        sequences: dict[str, dict[str, int]],
+        *,
+        videos: bool = True,
+        extra_video_frames: int = 3,
+        metadata_subjects: list[str] | None = None,
+    ) -> Path:
+        root = tmp_path / "raw"
+        entries, cameras = [], {}
+        for s_index, (subject, seqs) in enumerate(sequences.items()):
+            cams = reference_cameras(subject)
+            if metadata_subjects is None or subject in metadata_subjects:
+                cameras[subject] = {c.id: c for c in cams}
+            for q_index, (sequence, n_frames) in enumerate(seqs.items()):
+                joints = random_joints(n_frames, seed=100 * s_index + q_index)
+                write_sequence(
+                    root,
+                    subject,
+                    sequence,
+                    joints,
+                    cams,
+                    stripe_renderer if videos else None,
+                    extra_video_frames,
+                )
+                try:
+                    action = h36m.canonical_action(sequence)
+                except Exception:
+                    continue  # deliberately bad names are left out of the metadata
+                sub = 1 if sequence.endswith(" 1") else 2
+                counts = (n_frames + extra_video_frames,) * 4
+                entries.append(SequenceEntry(subject, sequence, action, sub, counts, 4 * n_frames))
+        write_metadata(root / h36m.METADATA_FILE, entries, cameras)
+        return root
+
+    return make

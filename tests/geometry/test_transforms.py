@@ -1,0 +1,40 @@
+"""Frame and unit changes: round trips and the axis convention."""
+
+from __future__ import annotations
+
+import numpy as np
+from fixtures import reference_cameras
+
+from simspine_dataset.geometry.transforms import (
+    camera_to_world,
+    opensim_m_to_world_mm,
+    world_mm_to_opensim_m,
+    world_to_camera,
+)
+
+
+def test_world_opensim_axes_and_units() -> None:
+    up_mm, forward_mm = np.array([0.0, 0.0, 1000.0]), np.array([1000.0, 0.0, 0.0])
+    np.testing.assert_allclose(world_mm_to_opensim_m(up_mm), [0.0, 1.0, 0.0])  # Z-up -> Y-up
+    np.testing.assert_allclose(world_mm_to_opensim_m(forward_mm), [0.0, 0.0, 1.0])
+    # a proper rotation (no mirror): the axis permutation has determinant +1
+    basis = world_mm_to_opensim_m(np.eye(3) * 1000.0)
+    assert np.isclose(np.linalg.det(basis), 1.0)
+
+
+def test_world_opensim_round_trip() -> None:
+    points = np.random.default_rng(0).normal(0, 1000, (4, 37, 3))
+    np.testing.assert_allclose(
+        opensim_m_to_world_mm(world_mm_to_opensim_m(points)), points, atol=1e-9
+    )
+
+
+def test_world_camera_round_trip_and_centre() -> None:
+    camera = reference_cameras("S9")[1]
+    points = np.random.default_rng(1).normal(0, 1000, (10, 3))
+    cam = world_to_camera(points, camera.rotation, camera.translation_mm)
+    np.testing.assert_allclose(
+        camera_to_world(cam, camera.rotation, camera.translation_mm), points, atol=1e-9
+    )
+    centre = world_to_camera(camera.center_mm[None], camera.rotation, camera.translation_mm)
+    np.testing.assert_allclose(centre, 0.0, atol=1e-9)
