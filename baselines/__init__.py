@@ -1,2 +1,5 @@
-"""Baselines of the three SIMSPINE benchmark tasks; each reads the dataset through
-``datasets.load_dataset`` only. Run them as ``python -m baselines.<task>`` from the repository root."""
+"""Baselines of the three SIMSPINE benchmark tasks.
+
+Each reads the dataset through ``datasets.load_dataset`` only. Run them from the repository root
+as ``python -m baselines.<task>``.
+"""
