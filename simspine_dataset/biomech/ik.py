@@ -1,0 +1,251 @@
+"""Inverse kinematics: fit model coordinates to 3D markers, frame by frame.
+
+Two solvers on one interface (``MarkerObservations`` in, ``IKResult`` out):
+
+- ``solve_ik`` (ours, the default for our model): weighted Levenberg-Marquardt on the batched
+  numpy kinematics, the rhythms exact, coordinate ranges as bounds. Frames are solved in blocks of
+  consecutive frames, each block warm-started from the last solution of the previous one.
+  Validated against OpenSim's solver in the tests (same model, same weights).
+- ``solve_ik_opensim``: OpenSim's ``InverseKinematicsSolver`` on any OpenSim model (a user's
+  ``.osim``, the official SIMSPINE model, or ours with its rhythm couplers), fed from in-memory
+  tables (no files), warm-started frame to frame by ``track``.
+
+No coordinate prior is added: the solution is what the markers say (the Pose2Sim setups pull
+L5_S1 flexion toward zero; a prior must be a deliberate, documented choice and is not offered
+here). Markers are in OpenSim ground (m, Y up); missing markers are NaN or weight 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simspine_dataset.biomech.kinematics import KinematicModel
+from simspine_dataset.errors import ShapeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MarkerObservations:
+    """Markers to fit. positions_m (T, K, 3) in OpenSim ground; weights (T, K) (0 = absent)."""
+
+    names: tuple[str, ...]
+    positions_m: np.ndarray
+    weights: np.ndarray
+    fps_hz: float = 50.0
+
+    def __post_init__(self) -> None:
+        T, K = self.positions_m.shape[:2]
+        if self.positions_m.shape != (T, len(self.names), 3):
+            raise ShapeError(
+                f"positions_m must be (T, {len(self.names)}, 3), got {self.positions_m.shape}"
+            )
+        if self.weights.shape != (T, K):
+            raise ShapeError(f"weights must be (T, {K}), got {self.weights.shape}")
+        missing = ~np.isfinite(self.positions_m).all(axis=-1)
+        object.__setattr__(
+            self, "weights", np.where(missing, 0.0, np.clip(self.weights, 0.0, None))
+        )
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.positions_m)
+
+    @classmethod
+    def constant_weights(
+        cls,
+        names: Sequence[str],
+        positions_m: np.ndarray,
+        weights: Sequence[float],
+        fps_hz: float = 50.0,
+    ) -> MarkerObservations:
+        w = np.broadcast_to(np.asarray(weights, float), positions_m.shape[:2]).copy()
+        return cls(tuple(names), np.asarray(positions_m, float), w, fps_hz)
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """Coordinates per frame (table units: degrees, metres) and marker residuals."""
+
+    coordinate_names: tuple[str, ...]
+    coordinates: np.ndarray  # (T, Q)
+    marker_names: tuple[str, ...]
+    marker_errors_m: np.ndarray  # (T, K), NaN where a marker was absent
+    iterations: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # (T,)
+
+    @property
+    def marker_rmse_m(self) -> np.ndarray:
+        """Per-frame root-mean-square marker error over the markers present, (T,)."""
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.nanmean(self.marker_errors_m**2, axis=1))
+
+    def coordinate(self, name: str) -> np.ndarray:
+        return self.coordinates[:, self.coordinate_names.index(name)]
+
+
+def initial_pose(model: KinematicModel, obs: MarkerObservations, frame: int = 0) -> np.ndarray:
+    """SI coordinates placing the default-posed model on a frame's markers (rigid Kabsch fit of the
+    pelvis and trunk markers present), (Q,). The start of the first block."""
+    from scipy.spatial.transform import Rotation
+
+    q = model.default_q()
+    names = model.coordinate_names
+    for axis in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
+        q[names.index(axis)] = 0.0
+    template = model.markers(q[None], obs.names)[0]
+    present = (obs.weights[frame] > 0) & np.isfinite(obs.positions_m[frame]).all(axis=1)
+    if present.sum() < 3:
+        raise ValueError(f"frame {frame}: fewer than 3 markers to place the model")
+    a, b = template[present], obs.positions_m[frame][present]
+    w = obs.weights[frame][present][:, None]
+    ca, cb = (w * a).sum(0) / w.sum(), (w * b).sum(0) / w.sum()
+    u, _, vt = np.linalg.svd(((b - cb) * w).T @ (a - ca))
+    rot = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    tilt, list_, rotation = Rotation.from_matrix(rot).as_euler("ZXY")
+    q[[names.index("pelvis_tilt"), names.index("pelvis_list"), names.index("pelvis_rotation")]] = (
+        tilt, list_, rotation,
+    )  # fmt: skip
+    translation = cb - rot @ ca
+    q[[names.index("pelvis_tx"), names.index("pelvis_ty"), names.index("pelvis_tz")]] = translation
+    return q
+
+
+def _lm_block(
+    model: KinematicModel,
+    q0: np.ndarray,
+    target: np.ndarray,
+    weights: np.ndarray,
+    idx: np.ndarray,
+    free: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levenberg-Marquardt for a block of independent frames. q0 (B, Q) SI -> (q, iterations)."""
+    q = q0.copy()
+    B = len(q)
+    lam = np.full(B, 1e-3)
+    iterations = np.zeros(B, int)
+    active = np.ones(B, bool)
+    target = np.nan_to_num(target)
+    eye = np.eye(len(free))
+    x, jac = model.markers_and_jacobian(q, idx, free)
+    residual = x - target
+    cost = np.einsum("bk,bkd->b", weights, residual**2)
+    for _ in range(max_iterations):
+        J = jac.reshape(B, -1, len(free))
+        w = np.repeat(weights, 3, axis=1)
+        H = np.einsum("bmi,bm,bmj->bij", J, w, J)
+        g = np.einsum("bmi,bm,bm->bi", J, w, residual.reshape(B, -1))
+        damping = lam[:, None, None] * (H * eye + 1e-9 * eye)
+        step = -np.linalg.solve(H + damping, g[..., None])[..., 0]
+        trial = q.copy()
+        trial[:, free] = np.clip(q[:, free] + step, bounds[0], bounds[1])
+        x_t, jac_t = model.markers_and_jacobian(trial, idx, free)
+        residual_t = x_t - target
+        cost_t = np.einsum("bk,bkd->b", weights, residual_t**2)
+        better = (cost_t <= cost) & active
+        q[better], x[better], jac[better], residual[better] = (
+            trial[better],
+            x_t[better],
+            jac_t[better],
+            residual_t[better],
+        )
+        lam = np.where(better, lam / 3.0, lam * 4.0)
+        small_gain = better & ((cost - cost_t) <= tolerance * (1.0 + cost))
+        converged = small_gain | (np.abs(step).max(axis=1) < 1e-10)
+        cost = np.where(better, cost_t, cost)
+        iterations += active
+        active &= ~converged & (lam < 1e8)
+        if not active.any():
+            break
+    return q, iterations
+
+
+def solve_ik(
+    model: KinematicModel,
+    obs: MarkerObservations,
+    *,
+    block_frames: int = 25,
+    max_iterations: int = 40,
+    tolerance: float = 1e-10,
+    initial_q: np.ndarray | None = None,
+) -> IKResult:
+    """Our batched solver. Returns coordinates in table units and per-frame marker errors."""
+    idx = model.marker_indices(obs.names)
+    free = np.array([i for i, c in enumerate(model.spec.coordinates) if not c.locked])
+    spec_coords = model.spec.coordinates
+    low = model.to_si(np.array([c.range[0] if c.clamped else -np.inf for c in spec_coords]))[free]
+    high = model.to_si(np.array([c.range[1] if c.clamped else np.inf for c in spec_coords]))[free]
+    q_prev = initial_pose(model, obs) if initial_q is None else np.asarray(initial_q, float)
+    solved = np.empty((obs.n_frames, len(spec_coords)))
+    iterations = np.zeros(obs.n_frames, int)
+    for start in range(0, obs.n_frames, block_frames):
+        stop = min(start + block_frames, obs.n_frames)
+        q0 = np.repeat(q_prev[None], stop - start, axis=0)
+        target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
+        q, its = _lm_block(
+            model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance
+        )
+        solved[start:stop], iterations[start:stop] = q, its
+        q_prev = q[-1]
+    errors = np.linalg.norm(model.markers(solved, obs.names) - obs.positions_m, axis=-1)
+    errors[obs.weights <= 0] = np.nan
+    return IKResult(model.coordinate_names, model.from_si(solved), obs.names, errors, iterations)
+
+
+def solve_ik_opensim(
+    model,
+    obs: MarkerObservations,
+    *,
+    accuracy: float = 1e-5,
+    coordinate_names: Sequence[str] | None = None,
+) -> IKResult:
+    """OpenSim's InverseKinematicsSolver, markers passed in memory. ``model`` is an OpenSim Model
+    (``initSystem`` is called here). Weights that change between frames are applied with
+    ``updateMarkerWeight``; a marker absent (weight 0) in frame 0 must not be required later."""
+    import opensim as osim
+
+    table = osim.TimeSeriesTableVec3()
+    table.setColumnLabels(osim.StdVectorString(list(obs.names)))
+    for t in range(obs.n_frames):
+        row = osim.RowVectorVec3(len(obs.names), osim.Vec3(np.nan))
+        for k in range(len(obs.names)):
+            p = obs.positions_m[t, k] if obs.weights[t, k] > 0 else (np.nan, np.nan, np.nan)
+            row[k] = osim.Vec3(*map(float, p))
+        table.appendRow(t / obs.fps_hz, row)
+    weight_set = osim.SetMarkerWeights()
+    for name, w in zip(obs.names, obs.weights[0], strict=True):
+        weight_set.cloneAndAppend(osim.MarkerWeight(name, float(w)))
+    reference = osim.MarkersReference(table, weight_set)
+    solver = osim.InverseKinematicsSolver(
+        model, reference, osim.SimTKArrayCoordinateReference(), np.inf
+    )
+    solver.setAccuracy(accuracy)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    names = tuple(coordinate_names or [coords.get(i).getName() for i in range(coords.getSize())])
+    out = np.empty((obs.n_frames, len(names)))
+    errors = np.full((obs.n_frames, len(obs.names)), np.nan)
+    order = {name: k for k, name in enumerate(obs.names)}
+    for t in range(obs.n_frames):
+        state.setTime(t / obs.fps_hz)
+        if t == 0:
+            solver.assemble(state)
+        else:  # (updating a weight before the first assemble crashes OpenSim 4.6)
+            for k in np.flatnonzero(obs.weights[t] != obs.weights[t - 1]):
+                solver.updateMarkerWeight(obs.names[k], float(obs.weights[t, k]))
+            solver.track(state)
+        for i, name in enumerate(names):
+            c = coords.get(name)
+            v = c.getValue(state)
+            out[t, i] = v if c.getMotionType() == 2 else np.degrees(v)  # 2: translational
+        for m in range(solver.getNumMarkersInUse()):
+            name = solver.getMarkerNameForIndex(m)
+            errors[t, order[name]] = solver.computeCurrentMarkerError(name)
+    errors[obs.weights <= 0] = np.nan
+    return IKResult(names, out, obs.names, errors, np.zeros(obs.n_frames, int))

@@ -1,0 +1,201 @@
+"""Our model as an OpenSim ``Model``: build it from the table, write and read ``.osim`` files.
+
+The only module (with ``ik`` and ``scaling``) that imports opensim, lazily. Rhythms become
+OpenSim's structure: the first joint using an independent coordinate owns it (its transform axis
+function is ``ratio x q``); every other joint using it gets a dependent coordinate
+``<joint>_<coordinate>`` tied to it by a ``CoordinateCouplerConstraint`` (``ratio x q``), as in the
+reference's coupled lumbar spine.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset.biomech.model_table import Axis, Body, ModelSpec
+from simspine_dataset.io.atomic import atomic_path
+
+
+def _osim():
+    try:
+        import opensim
+    except ImportError as e:  # pragma: no cover - opensim is a core dependency
+        raise ImportError("OpenSim is needed here: pip install opensim==4.6") from e
+    return opensim
+
+
+def _vec3(osim, v) -> object:
+    return osim.Vec3(float(v[0]), float(v[1]), float(v[2]))
+
+
+def _inertia(osim, body: Body):
+    """A solid cylinder along y of the body's nominal length and 5 cm radius (IK ignores it)."""
+    m, length, radius = max(body.mass_kg, 1e-3), body.length_m, 0.05
+    ixx = m * (3 * radius**2 + length**2) / 12.0
+    return osim.Inertia(ixx, m * radius**2 / 2.0, ixx)
+
+
+def dependent_coordinate_name(joint: str, coordinate: str) -> str:
+    return f"{joint}_{coordinate}"
+
+
+def _axis_plan(spec: ModelSpec) -> dict[tuple[str, int], tuple[str, float, str | None]]:
+    """(joint, axis index) -> (OpenSim coordinate, transform-function slope, coupled-to or None)."""
+    owner: dict[str, str] = {}
+    for body in spec.bodies:  # prefer a joint that moves with ratio 1 as the owner
+        for axis in body.axes:
+            if axis.ratio == 1.0:
+                owner.setdefault(axis.coordinate, body.joint)
+    for body in spec.bodies:
+        for axis in body.axes:
+            owner.setdefault(axis.coordinate, body.joint)
+    plan = {}
+    for body in spec.bodies:
+        for i, axis in enumerate(body.axes):
+            if owner[axis.coordinate] == body.joint:
+                plan[(body.joint, i)] = (axis.coordinate, axis.ratio, None)
+            else:
+                plan[(body.joint, i)] = (
+                    dependent_coordinate_name(body.joint, axis.coordinate),
+                    1.0,
+                    axis.coordinate,
+                )
+    return plan
+
+
+def _spatial_transform(osim, body: Body, plan) -> object:
+    transform = osim.SpatialTransform()
+    rotations = [(i, a) for i, a in enumerate(body.axes) if a.kind == "rotation"]
+    translations = [(i, a) for i, a in enumerate(body.axes) if a.kind == "translation"]
+    unused = _unused_axes([a for _, a in rotations])
+    slots = [*rotations, *[(None, u) for u in unused]][:3] + translations
+    for slot in range(len(slots), 6):  # unused translation slots: x, y, z with no coordinate
+        slots.append((None, Axis("translation", ((1, 0, 0), (0, 1, 0), (0, 0, 1))[slot - 3], "")))
+    for slot, (i, axis) in enumerate(slots):
+        ta = transform.updTransformAxis(slot)
+        ta.setAxis(_vec3(osim, axis.axis))
+        if i is None:
+            ta.set_function(osim.Constant(0.0))
+            continue
+        name, slope, _ = plan[(body.joint, i)]
+        ta.setCoordinateNames(osim.ArrayStr(name, 1))
+        ta.set_function(osim.LinearFunction(slope, 0.0))
+    return transform
+
+
+def _unused_axes(rotations: list[Axis]) -> list[Axis]:
+    """Rotation axes completing a joint's three rotation slots (OpenSim wants independent axes)."""
+    dirs = [np.asarray(a.axis, float) for a in rotations]
+    out = []
+    for candidate in np.eye(3):
+        if len(dirs) + len(out) >= 3:
+            break
+        basis = np.array(dirs + [np.asarray(o.axis) for o in out] + [candidate])
+        if np.linalg.matrix_rank(basis) == len(basis):
+            out.append(Axis("rotation", tuple(candidate), ""))
+    return out
+
+
+def build_model(spec: ModelSpec):  # -> opensim.Model
+    """An OpenSim Model of ``spec``: bodies, custom joints (welds where no axis), coordinates with
+    ranges, defaults and locks, rhythm couplers, markers."""
+    osim = _osim()
+    model = osim.Model()
+    model.setName(spec.name)
+    plan = _axis_plan(spec)
+    frames = {"ground": model.getGround()}
+    for body in spec.bodies:
+        new = osim.Body(body.name, max(body.mass_kg, 1e-3), osim.Vec3(0), _inertia(osim, body))
+        model.addBody(new)
+        frames[body.name] = new
+        parent, zero = frames[body.parent], osim.Vec3(0)
+        loc_p, loc_c = _vec3(osim, body.location_in_parent), _vec3(osim, body.location_in_child)
+        if body.axes:
+            joint = osim.CustomJoint(body.joint, parent, loc_p, zero, new, loc_c, zero,
+                                     _spatial_transform(osim, body, plan))  # fmt: skip
+        else:
+            joint = osim.WeldJoint(body.joint, parent, loc_p, zero, new, loc_c, zero)
+        model.addJoint(joint)
+    for marker in spec.markers:
+        model.addMarker(osim.Marker(marker.name, frames[marker.body], _vec3(osim, marker.location)))
+    for (joint, _), (name, _, independent) in plan.items():
+        if independent is not None:
+            coupler = osim.CoordinateCouplerConstraint()
+            coupler.setName(f"{name}_rhythm")
+            coupler.setIndependentCoordinateNames(osim.ArrayStr(independent, 1))
+            coupler.setDependentCoordinateName(name)
+            ratio = next(a.ratio for b in spec.bodies if b.joint == joint for a in b.axes
+                         if dependent_coordinate_name(joint, a.coordinate) == name)  # fmt: skip
+            coupler.setFunction(osim.LinearFunction(ratio, 0.0))
+            model.addConstraint(coupler)
+    model.finalizeConnections()
+    _set_coordinate_properties(model, spec, plan)
+    return model
+
+
+def _set_coordinate_properties(model, spec: ModelSpec, plan) -> None:
+    coords = model.updCoordinateSet()
+    for c in spec.coordinates:
+        if not coords.contains(c.name):
+            continue  # not used by any joint in this variant (e.g. thoracic in the rigid spine)
+        coord = coords.get(c.name)
+        to_model = math.radians if c.kind == "rotation" else float
+        coord.setRangeMin(to_model(c.range[0]))
+        coord.setRangeMax(to_model(c.range[1]))
+        coord.setDefaultValue(to_model(c.default))
+        coord.setDefaultClamped(c.clamped and not c.locked)
+        coord.setDefaultLocked(c.locked)
+    for name, _, independent in plan.values():
+        if independent is not None:  # dependents: wide range, never clamped (the coupler rules)
+            coord = coords.get(name)
+            coord.setRangeMin(-math.pi)
+            coord.setRangeMax(math.pi)
+            coord.setDefaultClamped(False)
+
+
+def write_osim(model, path: str | Path) -> Path:
+    """Write an OpenSim model to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        model.printToXML(str(tmp))
+    return Path(path)
+
+
+def load_osim(path: str | Path):
+    """Read an ``.osim`` file into an OpenSim Model."""
+    osim = _osim()
+    path = Path(path)
+    if not path.is_file():
+        from simspine_dataset.errors import MissingFileError
+
+        raise MissingFileError(path, "OpenSim model not found")
+    return osim.Model(str(path))
+
+
+def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
+    """Set the independent coordinates (table units) and every rhythm-dependent one."""
+    coords = model.getCoordinateSet()
+    values = dict(zip((c.name for c in spec.coordinates), q_deg_m, strict=True))
+    for c in spec.coordinates:
+        if coords.contains(c.name):
+            v = values[c.name]
+            coords.get(c.name).setValue(
+                state, math.radians(v) if c.kind == "rotation" else v, False
+            )
+    for (_, _), (name, _, independent) in _axis_plan(spec).items():
+        if independent is not None:
+            ratio = next(a.ratio for b in spec.bodies for a in b.axes
+                         if dependent_coordinate_name(b.joint, a.coordinate) == name)  # fmt: skip
+            coords.get(name).setValue(state, ratio * math.radians(values[independent]), False)
+    model.realizePosition(state)
+
+
+def marker_positions(model, state, names) -> np.ndarray:
+    """Ground positions (m) of named markers in the realized state, (K, 3)."""
+    markers = model.getMarkerSet()
+    out = np.empty((len(names), 3))
+    for k, name in enumerate(names):
+        v = markers.get(name).getLocationInGround(state)
+        out[k] = (v.get(0), v.get(1), v.get(2))
+    return out
