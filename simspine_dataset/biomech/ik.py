@@ -124,46 +124,72 @@ def _lm_block(
     bounds: tuple[np.ndarray, np.ndarray],
     max_iterations: int,
     tolerance: float,
+    gain_tolerance: float = 1e-3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Levenberg-Marquardt for a block of independent frames. q0 (B, Q) SI -> (q, iterations)."""
+    """Levenberg-Marquardt for a block of independent frames. q0 (B, Q) SI -> (q, iterations).
+
+    A frame stops when its step is below ``tolerance`` (radians or metres) or an accepted step
+    lowers its cost by less than ``gain_tolerance`` (relative): with mocap alone the split of
+    axial rotation between lumbar and thoracic levels is weakly observed, and LM would otherwise
+    spend tens of iterations crawling along that valley for changes of hundredths of a degree."""
     q = q0.copy()
     B = len(q)
     lam = np.full(B, 1e-3)
     iterations = np.zeros(B, int)
     active = np.ones(B, bool)
     target = np.nan_to_num(target)
+    w = np.repeat(weights, 3, axis=1)  # (B, 3K)
     eye = np.eye(len(free))
     x, jac = model.markers_and_jacobian(q, idx, free)
-    residual = x - target
-    cost = np.einsum("bk,bkd->b", weights, residual**2)
+    residual = (x - target).reshape(B, -1)
+    cost = np.einsum("bm,bm->b", w, residual**2)
     for _ in range(max_iterations):
         J = jac.reshape(B, -1, len(free))
-        w = np.repeat(weights, 3, axis=1)
         H = np.einsum("bmi,bm,bmj->bij", J, w, J)
-        g = np.einsum("bmi,bm,bm->bi", J, w, residual.reshape(B, -1))
-        damping = lam[:, None, None] * (H * eye + 1e-9 * eye)
-        step = -np.linalg.solve(H + damping, g[..., None])[..., 0]
+        g = np.einsum("bmi,bm,bm->bi", J, w, residual)
+        step = -np.linalg.solve(H + lam[:, None, None] * (H * eye + 1e-9 * eye), g[..., None])[
+            ..., 0
+        ]
         trial = q.copy()
         trial[:, free] = np.clip(q[:, free] + step, bounds[0], bounds[1])
-        x_t, jac_t = model.markers_and_jacobian(trial, idx, free)
-        residual_t = x_t - target
-        cost_t = np.einsum("bk,bkd->b", weights, residual_t**2)
-        better = (cost_t <= cost) & active
-        q[better], x[better], jac[better], residual[better] = (
+        residual_t = (model.markers(trial, model.marker_names_at(idx)) - target).reshape(B, -1)
+        cost_t = np.einsum("bm,bm->b", w, residual_t**2)
+        better = (cost_t < cost) & active
+        moved = np.abs(trial[:, free] - q[:, free]).max(axis=1)  # after clipping at the bounds
+        converged = (moved < tolerance) | (better & (cost - cost_t <= gain_tolerance * cost))
+        q[better], residual[better], cost[better] = (
             trial[better],
-            x_t[better],
-            jac_t[better],
             residual_t[better],
+            cost_t[better],
         )
         lam = np.where(better, lam / 3.0, lam * 4.0)
-        small_gain = better & ((cost - cost_t) <= tolerance * (1.0 + cost))
-        converged = small_gain | (np.abs(step).max(axis=1) < 1e-10)
-        cost = np.where(better, cost_t, cost)
         iterations += active
         active &= ~converged & (lam < 1e8)
         if not active.any():
             break
+        refresh = better & active
+        if refresh.any():
+            _, jac[refresh] = model.markers_and_jacobian(q[refresh], idx, free)
     return q, iterations
+
+
+def _cost(model: KinematicModel, obs: MarkerObservations, frame: int, q: np.ndarray) -> float:
+    error = model.markers(q[None], obs.names)[0] - np.nan_to_num(obs.positions_m[frame])
+    return float(np.sum(obs.weights[frame] * np.sum(error**2, axis=-1)))
+
+
+def _better_start(
+    model: KinematicModel, obs: MarkerObservations, frame: int, warm: np.ndarray
+) -> np.ndarray:
+    """The warm start, unless a rigid fit of the default pose explains the frame better (a jump
+    between sequences, or a sample of far-apart frames)."""
+    if _cost(model, obs, frame, warm) < 1e-4 * max(obs.weights[frame].sum(), 1.0):
+        return warm  # within ~1 cm rms: keep the warm start
+    try:
+        rigid = initial_pose(model, obs, frame)
+    except ValueError:
+        return warm
+    return rigid if _cost(model, obs, frame, rigid) < _cost(model, obs, frame, warm) else warm
 
 
 def solve_ik(
@@ -172,7 +198,7 @@ def solve_ik(
     *,
     block_frames: int = 25,
     max_iterations: int = 40,
-    tolerance: float = 1e-10,
+    tolerance: float = 1e-7,
     initial_q: np.ndarray | None = None,
 ) -> IKResult:
     """Our batched solver. Returns coordinates in table units and per-frame marker errors."""
@@ -186,6 +212,8 @@ def solve_ik(
     iterations = np.zeros(obs.n_frames, int)
     for start in range(0, obs.n_frames, block_frames):
         stop = min(start + block_frames, obs.n_frames)
+        if start and initial_q is None:  # re-seed where the warm start is worse than a rigid fit
+            q_prev = _better_start(model, obs, start, q_prev)
         q0 = np.repeat(q_prev[None], stop - start, axis=0)
         target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
         q, its = _lm_block(

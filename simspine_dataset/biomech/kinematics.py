@@ -92,6 +92,9 @@ class KinematicModel:
         """Default coordinates in SI, (Q,)."""
         return self.to_si(np.array([c.default for c in self.spec.coordinates], dtype=float))
 
+    def marker_names_at(self, idx: np.ndarray) -> tuple[str, ...]:
+        return tuple(self.marker_names[i] for i in idx)
+
     def marker_indices(self, names: Sequence[str]) -> np.ndarray:
         try:
             return np.array([self._marker_index[n] for n in names], dtype=int)

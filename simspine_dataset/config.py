@@ -1,0 +1,84 @@
+"""Every setting of the simulation pipeline, in one tree of frozen dataclasses with defaults.
+
+Defaults follow SIMSPINE's published settings (``reference/spine_model.md``) unless a comment
+says otherwise. ``SimulationConfig.to_dict`` gives the JSON that build reports hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Human3.6M joints fed to inverse kinematics, with their weights (SIMSPINE's marker weights
+# carried over to the joints that stand for them: shoulders and hips 2; pelvis centre, elbows,
+# wrists, knees, ankles and toes 1; thorax (Neck) and mid-back (Spine_04's seed) 0.5; head top
+# 0.3; nose, a face point, 0.1). Duplicates of other joints (11, 16, 24) and hand ends are unused.
+H36M_IK_WEIGHTS: dict[int, float] = {
+    0: 1.0, 1: 2.0, 6: 2.0, 2: 1.0, 7: 1.0, 3: 1.0, 8: 1.0, 4: 1.0, 9: 1.0,
+    12: 0.5, 13: 0.5, 14: 0.1, 15: 0.3, 17: 2.0, 25: 2.0, 18: 1.0, 26: 1.0, 19: 1.0, 27: 1.0,
+}  # fmt: skip
+
+# Triangulated keypoints used as IK pseudo-markers (multiplied by the triangulation confidence).
+PSEUDO_MARKER_WEIGHTS: dict[str, float] = {
+    **dict.fromkeys(("Spine_01", "Spine_02", "Spine_03", "Spine_04", "Spine_05"), 0.5),
+    **dict.fromkeys(("Neck", "Neck_02", "Neck_03"), 0.5),
+    **dict.fromkeys(("Head", "RClavicle", "LClavicle", "RLatissimus", "LLatissimus"), 0.3),
+    **dict.fromkeys(("Nose", "REye", "LEye", "REar", "LEar"), 0.1),
+    **dict.fromkeys(("RBigToe", "RSmallToe", "RHeel", "LBigToe", "LSmallToe", "LHeel"), 1.0),
+}
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """Per-subject scaling from the mocap."""
+
+    mass_kg: float = 70.0  # Human3.6M has no masses; SIMSPINE uses 70 kg
+    trim_fraction: float = 0.2  # trimmed mean: 20 % cut (10 % each side)
+    quiet_fraction: float = 0.5  # frames with the lowest marker speed kept as "quiet"
+    extended_fraction: float = 0.5  # of those, the most extended kept per marker pair
+    max_frames: int = 400  # frames (evenly spaced) used by the refinement
+    refine_rounds: int = 3  # ours: alternate IK and least-squares factors (0: distances only)
+
+
+@dataclass(frozen=True)
+class IKConfig:
+    """Inverse kinematics."""
+
+    solver: str = "batched"  # "batched" (ours) or "opensim" (InverseKinematicsSolver)
+    h36m_weights: dict[int, float] = field(default_factory=lambda: dict(H36M_IK_WEIGHTS))
+    pseudo_marker_weights: dict[str, float] = field(
+        default_factory=lambda: dict(PSEUDO_MARKER_WEIGHTS)
+    )
+    block_frames: int = 25  # batched solver: frames solved together, warm-started per block
+    accuracy: float = 1e-5  # OpenSim solver accuracy (SIMSPINE's setting)
+    spine: str = "articulated"  # our model's spine: "articulated" or "rigid" (the reference's)
+
+
+@dataclass(frozen=True)
+class MergeConfig:
+    """How the 37 keypoints are assembled after IK (``biomech.vertebrae``)."""
+
+    reanchor_spine: bool = False  # SIMSPINE step 5: re-anchor Hip..Neck_03 on mocap Hip->Neck
+    blend_detections: float = 0.0  # SIMSPINE uses 0.2: weight of smoothed triangulated spine points
+    geometric_latissimus: bool = (
+        False  # SIMSPINE's rule instead of the model's shoulder-blade marker
+    )
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Zero-phase low-pass of the final keypoints (``geometry.filters``)."""
+
+    cutoff_hz: float = 5.0
+    order: int = 2  # effective order after forward-backward filtering (Pose2Sim's convention)
+    fps_hz: float = 50.0
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    ik: IKConfig = field(default_factory=IKConfig)
+    merge: MergeConfig = field(default_factory=MergeConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
