@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from simspine_dataset import __version__
+from simspine_dataset.h36m import ACTIONS
 
 log = logging.getLogger("simspine")
 
 # Subcommands whose implementation has not landed yet: name -> the issue that builds it.
 PENDING = {
     "demo": "issue #4 (the builder and `simspine demo`)",
-    "capture-demo": "issue #3 (the biomechanical model and the synthetic capture)",
     "build": "issue #4 (the builder)",
     "card": "issue #4 (the dataset card)",
     "validate": "issue #4 (`simspine validate`)",
@@ -58,6 +58,32 @@ def _inspect(args: argparse.Namespace) -> int:
     return 1 if capture.problems else 0
 
 
+def _capture_demo(args: argparse.Namespace) -> int:
+    """Write the synthetic Human3.6M-layout capture."""
+    import time
+
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+
+    settings = CaptureSettings(
+        subjects=tuple(args.subjects),
+        seconds=args.seconds,
+        seed=args.seed,
+        mocap_noise_mm=args.mocap_noise_mm,
+        videos=not args.no_videos,
+        detections=not args.no_detections,
+        actions=tuple(args.actions),
+        workers=args.workers,
+    )
+    start = time.perf_counter()
+    root = generate_capture(args.out, settings)
+    takes = len(settings.subjects) * len(settings.actions) * 2
+    print(
+        f"wrote {takes} takes of {len(settings.subjects)} subject(s) to {root} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simspine",
@@ -77,7 +103,18 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
     cap.add_argument("--seconds", type=float, default=4.0)
     cap.add_argument("--seed", type=int, default=0)
-    cap.set_defaults(run=_pending("capture-demo"))
+    cap.add_argument(
+        "--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions"
+    )
+    cap.add_argument(
+        "--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION"
+    )
+    cap.add_argument(
+        "--workers", type=int, default=1, help="processes (takes are independent units)"
+    )
+    cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
+    cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
+    cap.set_defaults(run=_capture_demo)
 
     build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
     build.add_argument("raw", type=Path)

@@ -147,6 +147,11 @@ class KinematicModel:
             p[:, b] = joint_origin - R_j @ self._loc_child[b]
         return R, p, omega, pivot
 
+    def joint_centres(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each body's joint centre in ground (B, NB, 3) and body rotations (B, NB, 3, 3)."""
+        R, p, _, _ = self.forward(q)
+        return p + np.einsum("bnij,nj->bni", R, self._loc_child), R
+
     def markers(self, q: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Marker positions in ground (m). q (B, Q) SI -> (B, K, 3)."""
         idx = np.arange(len(self.marker_names)) if names is None else self.marker_indices(names)

@@ -113,8 +113,16 @@ def build_model(spec: ModelSpec):  # -> opensim.Model
         parent, zero = frames[body.parent], osim.Vec3(0)
         loc_p, loc_c = _vec3(osim, body.location_in_parent), _vec3(osim, body.location_in_child)
         if body.axes:
-            joint = osim.CustomJoint(body.joint, parent, loc_p, zero, new, loc_c, zero,
-                                     _spatial_transform(osim, body, plan))  # fmt: skip
+            joint = osim.CustomJoint(
+                body.joint,
+                parent,
+                loc_p,
+                zero,
+                new,
+                loc_c,
+                zero,
+                _spatial_transform(osim, body, plan),
+            )
         else:
             joint = osim.WeldJoint(body.joint, parent, loc_p, zero, new, loc_c, zero)
         model.addJoint(joint)
@@ -126,8 +134,13 @@ def build_model(spec: ModelSpec):  # -> opensim.Model
             coupler.setName(f"{name}_rhythm")
             coupler.setIndependentCoordinateNames(osim.ArrayStr(independent, 1))
             coupler.setDependentCoordinateName(name)
-            ratio = next(a.ratio for b in spec.bodies if b.joint == joint for a in b.axes
-                         if dependent_coordinate_name(joint, a.coordinate) == name)  # fmt: skip
+            ratio = next(
+                a.ratio
+                for b in spec.bodies
+                if b.joint == joint
+                for a in b.axes
+                if dependent_coordinate_name(joint, a.coordinate) == name
+            )
             coupler.setFunction(osim.LinearFunction(ratio, 0.0))
             model.addConstraint(coupler)
     model.finalizeConnections()
@@ -185,8 +198,12 @@ def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
             )
     for (_, _), (name, _, independent) in _axis_plan(spec).items():
         if independent is not None:
-            ratio = next(a.ratio for b in spec.bodies for a in b.axes
-                         if dependent_coordinate_name(b.joint, a.coordinate) == name)  # fmt: skip
+            ratio = next(
+                a.ratio
+                for b in spec.bodies
+                for a in b.axes
+                if dependent_coordinate_name(b.joint, a.coordinate) == name
+            )
             coords.get(name).setValue(state, ratio * math.radians(values[independent]), False)
     model.realizePosition(state)
 

@@ -90,6 +90,7 @@ def write_pose(path: str | Path, pose: np.ndarray) -> Path:
                 "Num_Elements": 1,
                 "Rec_Vary": True,
                 "Dim_Sizes": list(flat.shape[1:]),
+                "Compress": 0,  # gzip would stamp the write time: files must be reproducible
             }
             writer.write_var(spec, var_data=flat)
         finally:

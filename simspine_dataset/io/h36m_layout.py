@@ -27,11 +27,11 @@ def write_sequence(
     joints_world_mm: np.ndarray,
     cameras: Sequence[Camera],
     render: FrameRenderer | None = None,
-    extra_video_frames: int = 3,
+    extra_video_frames: int | Sequence[int] = 3,
 ) -> None:
     """Write D3_Positions, D3_Positions_mono and D2_Positions (H36M distortion) and, with a
-    ``render`` function, one mp4 per camera holding ``T + extra_video_frames`` frames (the real
-    videos run a few frames longer than the mocap; extra frames repeat the last pose).
+    ``render`` function, one mp4 per camera holding ``T + extra_video_frames`` frames (one number,
+    or one per camera: the real videos run a few frames longer than the mocap).
 
     ``joints_world_mm`` is (T, 32, 3) in Human3.6M world mm.
     """
@@ -39,12 +39,17 @@ def write_sequence(
     joints = np.asarray(joints_world_mm, dtype=np.float64)
     names = {"subject": subject, "sequence": sequence}
     cdf.write_pose(root / h36m.D3_POSITIONS.format(**names), joints)
-    for cam in cameras:
+    extras = (
+        [extra_video_frames] * len(cameras)
+        if isinstance(extra_video_frames, int)
+        else extra_video_frames
+    )
+    for cam, extra in zip(cameras, extras, strict=True):
         paths = {"camera": cam.id, **names}
         cdf.write_pose(root / h36m.D3_POSITIONS_MONO.format(**paths), cam.world_to_camera(joints))
         cdf.write_pose(root / h36m.D2_POSITIONS.format(**paths), cam.project(joints))
         if render is not None:
-            n_video = len(joints) + extra_video_frames
+            n_video = len(joints) + extra
             write_video(root / h36m.VIDEO.format(**paths), _frames(render, cam, n_video))
 
 

@@ -137,10 +137,20 @@ def _decode_wanted(container, stream, fps: float, wanted: list[int] | None):
             return  # end of stream: indices past the end are not yielded
 
 
+def _yuv420_frame(rgb: np.ndarray):  # -> av.VideoFrame
+    """RGB (H, W, 3) uint8 -> a yuv420p frame; OpenCV's conversion is ~25x faster than swscale's."""
+    import av
+    import cv2
+
+    yuv = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2YUV_I420)
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+
+
 def write_video(
     path: str | Path, frames: Iterable[np.ndarray], fps_hz: float = 50.0, crf: int = 23
 ) -> int:
-    """Encode RGB frames (H, W, 3) uint8 as H.264 mp4 (yuv420p), atomically; returns the count."""
+    """Encode RGB frames (H, W, 3) uint8, even sizes, as H.264 mp4 (yuv420p), atomically; returns
+    the number of frames written."""
     import av
 
     count = 0
@@ -153,8 +163,8 @@ def write_video(
                 )
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "veryfast"}
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                stream.options = {"crf": str(crf), "preset": "ultrafast"}
+            frame = _yuv420_frame(rgb)
             frame.pts = count
             container.mux(stream.encode(frame))
             count += 1

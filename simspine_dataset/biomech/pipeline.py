@@ -1,0 +1,89 @@
+"""The simulation of one subject, composed from the stages: scale -> inverse kinematics ->
+virtual vertebra markers (merge rules) -> filter. The builder runs the same functions as separate,
+resumable units; this composition serves the fidelity tests, benchmarks and notebooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from simspine_dataset.biomech.ik import IKResult, solve_ik
+from simspine_dataset.biomech.kinematics import KinematicModel
+from simspine_dataset.biomech.model_table import ModelSpec, model_spec
+from simspine_dataset.biomech.observations import PseudoMarkers, ik_observations
+from simspine_dataset.biomech.scaling import SubjectScale, scale_subject
+from simspine_dataset.biomech.vertebrae import merge_keypoints, simulated_keypoints
+from simspine_dataset.config import SimulationConfig
+from simspine_dataset.geometry.filters import lowpass
+from simspine_dataset.geometry.transforms import world_mm_to_opensim_m
+
+
+@dataclass(frozen=True)
+class SequenceSimulation:
+    """Result of one sequence: coordinates (table units), keypoints and IK residuals."""
+
+    key: str
+    coordinate_names: tuple[str, ...]
+    coordinates: np.ndarray  # (T, Q) degrees / metres
+    keypoints_world_mm: np.ndarray  # (T, 37, 3), merged and filtered
+    ik_marker_rmse_mm: np.ndarray  # (T,)
+    keypoints_unfiltered_world_mm: np.ndarray  # (T, 37, 3), merged, before the filter
+
+
+def scale_from_mocap(
+    subject: str, joints_world_mm: Sequence[np.ndarray], config: SimulationConfig, spec: ModelSpec
+) -> SubjectScale:
+    """Scale ``spec`` to a subject from all its sequences' joints, each (T_i, 32, 3) world mm."""
+    joints = np.concatenate(list(joints_world_mm), axis=0)
+    obs = ik_observations(joints, config.ik)
+    return scale_subject(subject, spec, obs, world_mm_to_opensim_m(joints), config.scaling)
+
+
+def simulate_sequence(
+    key: str,
+    model: KinematicModel,
+    joints_world_mm: np.ndarray,
+    config: SimulationConfig,
+    pseudo: PseudoMarkers | None = None,
+) -> SequenceSimulation:
+    """IK on one sequence, then the 37 keypoints (merge rules) low-passed."""
+    obs = ik_observations(joints_world_mm, config.ik, pseudo, config.filter.fps_hz)
+    result: IKResult = solve_ik(model, obs, block_frames=config.ik.block_frames)
+    merged = merge_keypoints(
+        simulated_keypoints(model, result.coordinates),
+        joints_world_mm,
+        pseudo,
+        config.merge,
+        config.filter,
+    )
+    f = config.filter
+    keypoints = lowpass(merged, f.cutoff_hz, f.fps_hz, f.order)
+    return SequenceSimulation(
+        key,
+        result.coordinate_names,
+        result.coordinates,
+        keypoints,
+        result.marker_rmse_m * 1e3,
+        merged,
+    )
+
+
+def simulate_subject(
+    subject: str,
+    sequences: Mapping[str, np.ndarray],
+    config: SimulationConfig = SimulationConfig(),
+    pseudo: Mapping[str, PseudoMarkers] | None = None,
+) -> tuple[SubjectScale, list[SequenceSimulation]]:
+    """Scale on all of a subject's sequences (key -> joints (T, 32, 3) world mm), then simulate
+    each one."""
+    spec = model_spec(config.ik.spine)
+    scale = scale_from_mocap(subject, list(sequences.values()), config, spec)
+    model = KinematicModel(scale.scaled_spec(spec))
+    results = [
+        simulate_sequence(key, model, joints, config, None if pseudo is None else pseudo.get(key))
+        for key, joints in sequences.items()
+    ]
+    return scale, results

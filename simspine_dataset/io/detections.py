@@ -1,0 +1,70 @@
+"""SpinePose 2D detections: per-frame OpenPose-style JSON, 37 keypoints in SpineTrack order.
+
+``{"version": 1.0, "people": [{"pose_keypoints_2d": [x, y, score, ...]}]}`` in
+``DETECTIONS/<subject>/<sequence>.<camera>/frame_NNNNN.json`` (DESIGN.md section 3). Reading
+returns SIMSPINE order (``skeleton.FROM_SPINETRACK``); a frame without a file or a person, and a
+keypoint with score 0, is missing (NaN, confidence 0). With several people, the most confident.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset import h36m
+from simspine_dataset import skeleton as sk
+from simspine_dataset.errors import BadArrayError, CorruptFileError
+from simspine_dataset.io.atomic import write_text_atomic
+
+
+def frame_path(root: str | Path, subject: str, sequence: str, camera: str, frame: int) -> Path:
+    return Path(root) / h36m.DETECTION_FRAME.format(
+        subject=subject, sequence=sequence, camera=camera, frame=frame
+    )
+
+
+def write_frame(path: str | Path, keypoints_px: np.ndarray, scores: np.ndarray) -> Path:
+    """Write one frame. keypoints (37, 2) and scores (37,) in SIMSPINE order; NaN -> (0, 0, 0)."""
+    kp = np.asarray(keypoints_px, dtype=float)[list(sk.FROM_SPINETRACK)]
+    sc = np.asarray(scores, dtype=float)[list(sk.FROM_SPINETRACK)]
+    missing = ~np.isfinite(kp).all(axis=1)
+    kp[missing], sc[missing] = 0.0, 0.0
+    flat = np.concatenate([kp, sc[:, None]], axis=1).ravel()
+    text = json.dumps(
+        {"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]}
+    )
+    return write_text_atomic(path, text)
+
+
+def _read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        people = json.loads(path.read_text())["people"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CorruptFileError(path, f"not SpinePose/OpenPose JSON ({e})") from e
+    if not people:
+        return np.full((sk.NUM_KEYPOINTS, 2), np.nan), np.zeros(sk.NUM_KEYPOINTS)
+    arrays = [np.asarray(p.get("pose_keypoints_2d", []), dtype=float) for p in people]
+    for a in arrays:
+        if a.size != 3 * sk.NUM_KEYPOINTS:
+            raise BadArrayError(
+                path, f"pose_keypoints_2d holds {a.size} values, expected {3 * sk.NUM_KEYPOINTS}"
+            )
+    best = max(arrays, key=lambda a: a[2::3].sum()).reshape(-1, 3)[list(sk.TO_SPINETRACK)]
+    xy, score = best[:, :2].copy(), best[:, 2].copy()
+    xy[score <= 0] = np.nan
+    return xy, np.where(score > 0, score, 0.0)
+
+
+def read_sequence(
+    root: str | Path, subject: str, sequence: str, camera: str, n_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Detections of frames 0..n_frames-1 -> keypoints (T, 37, 2) px and scores (T, 37)."""
+    xy = np.full((n_frames, sk.NUM_KEYPOINTS, 2), np.nan)
+    scores = np.zeros((n_frames, sk.NUM_KEYPOINTS))
+    for t in range(n_frames):
+        path = frame_path(root, subject, sequence, camera, t)
+        if path.is_file():
+            xy[t], scores[t] = _read_frame(path)
+    return xy, scores
