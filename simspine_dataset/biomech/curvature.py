@@ -74,3 +74,27 @@ def lumbar_segmental_rom_deg(coordinates: np.ndarray, names: Sequence[str]) -> d
 def neck_lateral_bending_range_deg(coordinates: np.ndarray, names: Sequence[str]) -> float:
     bending = coordinates[:, list(names).index("neck_bending")]
     return float(np.nanmax(bending) - np.nanmin(bending))
+
+
+def summarize_by_action(
+    model: KinematicModel, sequences: Sequence[tuple[str, np.ndarray, tuple[str, ...]]]
+) -> dict[str, dict[str, float]]:
+    """Per action: mean lordosis and kyphosis (deg), lumbar ROM per level and neck lateral bending
+    range (deg, mean over the action's sequences). ``sequences``: (action, coordinates, names)."""
+    rows: dict[str, list[dict[str, float]]] = {}
+    for action, coordinates, names in sequences:
+        angles = curvature_angles(model, coordinates)
+        row = {
+            "lordosis_deg": float(angles["lordosis_deg"].mean()),
+            "kyphosis_deg": float(angles["kyphosis_deg"].mean()),
+        }
+        row |= {
+            f"rom_{level}_deg": v
+            for level, v in lumbar_segmental_rom_deg(coordinates, names).items()
+        }
+        row["neck_bending_range_deg"] = neck_lateral_bending_range_deg(coordinates, names)
+        rows.setdefault(action, []).append(row)
+    return {
+        action: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
+        for action, rs in sorted(rows.items())
+    }

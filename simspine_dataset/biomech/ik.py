@@ -204,8 +204,10 @@ def solve_ik(
     max_iterations: int = 40,
     tolerance: float = 1e-7,
     initial_q: np.ndarray | None = None,
+    repair: bool = True,
 ) -> IKResult:
-    """Our batched solver. Returns coordinates in table units and per-frame marker errors."""
+    """Our batched solver. Returns coordinates in table units and per-frame marker errors.
+    ``repair=False`` skips the second pass over outlier frames (see ``_repair``)."""
     idx = model.marker_indices(obs.names)
     free = np.array([i for i, c in enumerate(model.spec.coordinates) if not c.locked])
     spec_coords = model.spec.coordinates
@@ -225,9 +227,11 @@ def solve_ik(
         )
         solved[start:stop], iterations[start:stop] = q, its
         q_prev = q[-1]
-    solved, iterations = _repair(
-        model, obs, solved, iterations, idx, free, (low, high), max_iterations, tolerance
-    )
+    if repair:
+        bounds = (low, high)
+        solved, iterations = _repair(
+            model, obs, solved, iterations, idx, free, bounds, max_iterations, tolerance
+        )
     errors = np.linalg.norm(model.markers(solved, obs.names) - obs.positions_m, axis=-1)
     errors[obs.weights <= 0] = np.nan
     return IKResult(model.coordinate_names, model.from_si(solved), obs.names, errors, iterations)

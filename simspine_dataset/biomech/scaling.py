@@ -47,7 +47,7 @@ class SubjectScale:
     segment_factors: dict[str, float]
     height_m: float
     mass_kg: float
-    marker_rmse_m: float  # IK residual over the refinement sample, after scaling
+    marker_rmse_m: float  # median IK residual over the refinement sample, after scaling
 
     def scaled_spec(self, spec: ModelSpec) -> ModelSpec:
         return scale_spec(spec, body_scale_factors(spec, self.segment_factors))
@@ -98,7 +98,10 @@ def _refine(
     the factor step that is best once every frame's pose re-adjusts to first order (the pose
     directions are projected out of the factor Jacobian, frame by frame)."""
     model = KinematicModel(scale_spec(spec, body_scale_factors(spec, factors)))
-    poses = model.to_si(solve_ik(model, obs).coordinates)
+    result = solve_ik(model, obs, repair=False)
+    keep = _typical_frames(result.marker_rmse_m)  # frames that fell in another minimum are left out
+    obs = MarkerObservations(obs.names, obs.positions_m[keep], obs.weights[keep], obs.fps_hz)
+    poses = model.to_si(result.coordinates[keep])
     sqrt_w = np.sqrt(obs.weights)[..., None]  # (T, K, 1)
     target = np.nan_to_num(obs.positions_m)
     free = np.array([i for i, c in enumerate(spec.coordinates) if not c.locked])
@@ -125,6 +128,12 @@ def _refine(
     return new, rmse
 
 
+def _typical_frames(rmse: np.ndarray) -> np.ndarray:
+    """Indices of frames whose IK residual is within 3x the median (all, if that leaves too few)."""
+    keep = np.flatnonzero(rmse <= 3.0 * np.nanmedian(rmse) + 1e-9)
+    return keep if len(keep) >= max(10, len(rmse) // 4) else np.arange(len(rmse))
+
+
 def scale_subject(
     subject: str,
     spec: ModelSpec,
@@ -143,7 +152,7 @@ def scale_subject(
         factors, rmse = _refine(spec, factors, sample)
         log.debug("%s: refinement round %d, weighted rmse %.2f mm", subject, round_ + 1, rmse * 1e3)
     scaled = KinematicModel(scale_spec(spec, body_scale_factors(spec, factors)))
-    final_rmse = float(np.nanmean(solve_ik(scaled, sample).marker_rmse_m))
+    final_rmse = float(np.nanmedian(solve_ik(scaled, sample, repair=False).marker_rmse_m))
     height = _height_m(joints_m)
     summary = ", ".join(f"{s} {f:.3f}" for s, f in factors.items())
     log.info(

@@ -73,6 +73,10 @@ class _Motion:
         self.add("pelvis_tz", amplitude_m * np.sin(2 * np.pi * 0.8 * f * self.t + phase[1]))
         self.add("neck_rotation", self.vary(12.0) * np.sin(2 * np.pi * 0.12 * self.t + phase[2]))
         self.add("neck_flexion", 4.0 * np.sin(2 * np.pi * 0.2 * self.t + phase[3]))
+        self.add("neck_bending", 3.0 * np.sin(2 * np.pi * 0.17 * self.t + phase[0]))
+        self.add(
+            "L5_S1_Flex_Ext", 0.4 * np.sin(2 * np.pi * 0.25 * self.t + phase[2])
+        )  # ~ +-3 deg lumbar
 
     def seated(self, amount: float | np.ndarray = 1.0, slump: float = 1.0) -> None:
         """Blend toward sitting on a chair: pelvis tilted back, lumbar spine flexed."""
@@ -113,6 +117,11 @@ class _Motion:
         self.set("pelvis_rotation", np.degrees(angle + np.pi / 2) + 4.0 * np.cos(2 * np.pi * phase))
         self.set("pelvis_list", 3.0 * np.cos(4 * np.pi * phase))
         self.add("L5_S1_axial_rotation", -0.8 * np.cos(2 * np.pi * phase))
+        self.add(
+            "L5_S1_Flex_Ext", 0.3 * np.cos(4 * np.pi * phase)
+        )  # lumbar flexes twice per stride
+        self.add("L5_S1_Lat_Bending", 0.4 * np.cos(2 * np.pi * phase))
+        self.add("neck_bending", 2.0 * np.cos(2 * np.pi * phase))
         self.add("thoracic_rotation", -5.0 * np.cos(2 * np.pi * phase))
         self.add("pelvis_tx", radius_m * np.cos(angle) - radius_m * np.cos(heading_rad))
         self.add("pelvis_tz", -radius_m * np.sin(angle) + radius_m * np.sin(heading_rad))
