@@ -81,10 +81,7 @@ def run_tool(spec, obs: MarkerObservations, folder: Path) -> tuple[float, np.nda
     motion = osim.TimeSeriesTable(str(folder / "ik.mot"))
     labels = list(motion.getColumnLabels())
     values = np.array(
-        [
-            [motion.getRowAtIndex(i)[j] for j in range(len(labels))]
-            for i in range(motion.getNumRows())
-        ]
+        [[motion.getRowAtIndex(i)[j] for j in range(len(labels))] for i in range(motion.getNumRows())]
     )
     return seconds, dict(zip(labels, values.T, strict=True))
 
@@ -98,9 +95,7 @@ def main() -> None:
     n = obs.n_frames
 
     ours_model = KinematicModel(model_spec("articulated"))
-    solve_ik(
-        ours_model, MarkerObservations(obs.names, obs.positions_m[:30], obs.weights[:30])
-    )  # warm caches
+    solve_ik(ours_model, MarkerObservations(obs.names, obs.positions_m[:30], obs.weights[:30]))  # warm caches
     start = time.perf_counter()
     ours = solve_ik(ours_model, obs)
     ours_s = time.perf_counter() - start
@@ -113,19 +108,13 @@ def main() -> None:
             folder.mkdir()
             seconds, motion = run_tool(model_spec(spine), obs, folder)
             results[spine] = motion
-            label = (
-                "5-level coupled lumbar, rigid torso"
-                if spine == "rigid"
-                else "our articulated model"
-            )
+            label = "5-level coupled lumbar, rigid torso" if spine == "rigid" else "our articulated model"
             rows.append((f"OpenSim InverseKinematicsTool, {label}", seconds))
     start = time.perf_counter()
     in_memory = solve_ik_opensim(
         bo.build_model(model_spec("articulated")), obs, coordinate_names=ours.coordinate_names
     )
-    rows.append(
-        ("OpenSim InverseKinematicsSolver in memory, articulated", time.perf_counter() - start)
-    )
+    rows.append(("OpenSim InverseKinematicsSolver in memory, articulated", time.perf_counter() - start))
 
     print(
         f"{n} frames, one process each (OpenSim's IK is single-threaded; ours gains nothing from BLAS threads)"

@@ -36,12 +36,8 @@ def main() -> None:
 
     cal = h36m.reference_calibration()
     cam_id = h36m.CAMERA_IDS[0]
-    camera = Camera.from_center(
-        cam_id, cal.intrinsics[cam_id], *cal.extrinsics["S1"][cam_id], 1000, 1002
-    )
-    points = np.random.default_rng(0).uniform(
-        [-1500, -1500, 0], [1500, 1500, 2000], (args.points, 3)
-    )
+    camera = Camera.from_center(cam_id, cal.intrinsics[cam_id], *cal.extrinsics["S1"][cam_id], 1000, 1002)
+    points = np.random.default_rng(0).uniform([-1500, -1500, 0], [1500, 1500, 2000], (args.points, 3))
     intr = camera.intrinsics
     K = np.array([[intr[0], 0, intr[2]], [0, intr[1], intr[3]], [0, 0, 1]])
     dist = np.array([intr[4], intr[5], intr[7], intr[8], intr[6]])
@@ -49,9 +45,7 @@ def main() -> None:
     cv2.setNumThreads(1)
 
     ours_s = best_of(args.repeats, lambda: camera.project(points))
-    cv_s = best_of(
-        args.repeats, lambda: cv2.projectPoints(points, rvec, camera.translation_mm, K, dist)
-    )
+    cv_s = best_of(args.repeats, lambda: cv2.projectPoints(points, rvec, camera.translation_mm, K, dist))
     pixels = camera.project(points)
     und_s = best_of(args.repeats, lambda: undistort(pixels, intr))
     cv_und_s = best_of(args.repeats, lambda: cv2.undistortPoints(pixels[:, None], K, dist))

@@ -40,9 +40,7 @@ def main() -> None:
         for subject in args.subjects:
             records = [s for s in capture.sequences if s.subject == subject]
             start = time.perf_counter()
-            _, results = simulate_subject(
-                subject, {s.key: load_mocap(s).joints_world_mm for s in records}
-            )
+            _, results = simulate_subject(subject, {s.key: load_mocap(s).joints_world_mm for s in records})
             seconds = time.perf_counter() - start
             n = sum(len(r.coordinates) for r in results)
             frames += n
@@ -50,9 +48,7 @@ def main() -> None:
                 f"{subject}: scale + IK + markers + filter for {n} frames in {seconds:.1f} s ({n / seconds:.0f} frames/s)"
             )
             for record, result in zip(records, results, strict=True):
-                truth = np.load(
-                    root / GROUND_TRUTH.format(subject=subject, sequence=record.sequence)
-                )
+                truth = np.load(root / GROUND_TRUTH.format(subject=subject, sequence=record.sequence))
                 spine = list(sk.SPINE_SUBSET)
                 errors.append(
                     np.linalg.norm(
@@ -70,17 +66,13 @@ def main() -> None:
             f"\n{'action':13} {'lordosis':>8} {'kyphosis':>8} {'L5_S1':>6} {'L4_L5':>6} {'L3_L4':>6} {'L2_L3':>6} {'L1_L2':>6} {'neck bend':>9}"
         )
         for action, row in summary.items():
-            rom = [
-                row[f"rom_{level}_deg"] for level in ("L5_S1", "L4_L5", "L3_L4", "L2_L3", "L1_L2")
-            ]
+            rom = [row[f"rom_{level}_deg"] for level in ("L5_S1", "L4_L5", "L3_L4", "L2_L3", "L1_L2")]
             print(
                 f"{action:13} {row['lordosis_deg']:8.1f} {row['kyphosis_deg']:8.1f} "
                 + " ".join(f"{v:6.1f}" for v in rom)
                 + f" {row['neck_bending_range_deg']:9.1f}"
             )
-        print(
-            "(degrees; lordosis/kyphosis means; lumbar columns: segmental flexion range of motion)"
-        )
+        print("(degrees; lordosis/kyphosis means; lumbar columns: segmental flexion range of motion)")
 
 
 if __name__ == "__main__":

@@ -79,9 +79,7 @@ class Capture:
     def raise_for_problems(self) -> None:
         """Raise ``CaptureProblems`` holding every problem, if there is any."""
         if self.problems:
-            raise CaptureProblems(
-                f"{len(self.problems)} problem(s) in {self.root}", list(self.problems)
-            )
+            raise CaptureProblems(f"{len(self.problems)} problem(s) in {self.root}", list(self.problems))
 
     @property
     def n_camera_frames(self) -> int:
@@ -98,16 +96,12 @@ class SequenceMocap:
     joints_2d_px: np.ndarray | None  # (C, T, 32, 2) D2_Positions, if read
 
 
-def sequence_files(
-    root: Path, subject: str, sequence: str, camera_ids: Iterable[str]
-) -> SequenceFiles:
+def sequence_files(root: Path, subject: str, sequence: str, camera_ids: Iterable[str]) -> SequenceFiles:
     """The layout's paths of a sequence (from the templates in ``h36m``)."""
     cams = tuple(camera_ids)
 
     def per_camera(template: str) -> dict[str, Path]:
-        return {
-            c: root / template.format(subject=subject, sequence=sequence, camera=c) for c in cams
-        }
+        return {c: root / template.format(subject=subject, sequence=sequence, camera=c) for c in cams}
 
     return SequenceFiles(
         root / h36m.D3_POSITIONS.format(subject=subject, sequence=sequence),
@@ -118,9 +112,7 @@ def sequence_files(
 
 
 def _subjects_on_disk(root: Path) -> list[str]:
-    found = [
-        p.name for p in root.iterdir() if p.is_dir() and p.name[:1] == "S" and p.name[1:].isdigit()
-    ]
+    found = [p.name for p in root.iterdir() if p.is_dir() and p.name[:1] == "S" and p.name[1:].isdigit()]
     return sorted(found, key=h36m.subject_number)
 
 
@@ -157,9 +149,7 @@ def _check_sequence(
             if (n := cdf.count_pose_frames(path, dims)) != n_mocap:
                 raise BadArrayError(path, f"holds {n} frames, D3_Positions holds {n_mocap}")
     n_video = (
-        tuple(probe_video(files.videos[c]).n_frames for c in metadata.camera_ids)
-        if check_videos
-        else ()
+        tuple(probe_video(files.videos[c]).n_frames for c in metadata.camera_ids) if check_videos else ()
     )
     n_frames = min(n_mocap, *n_video) if n_video else n_mocap
     if n_video and (extra := max(n_video) - n_mocap):
@@ -202,16 +192,12 @@ def discover(
     for subject in wanted:
         folder = (root / h36m.D3_POSITIONS.format(subject=subject, sequence="x")).parent
         if not folder.is_dir():
-            problems.append(
-                MissingFileError(folder, f"no D3_Positions folder for subject {subject}")
-            )
+            problems.append(MissingFileError(folder, f"no D3_Positions folder for subject {subject}"))
             continue
         names = sorted(p.stem for p in folder.glob("*.cdf"))
         skipped = [n for n in names if h36m.is_skipped_sequence(n)]
         if skipped:
-            log.info(
-                "%s: skipping %d pseudo-sequence(s): %s", subject, len(skipped), ", ".join(skipped)
-            )
+            log.info("%s: skipping %d pseudo-sequence(s): %s", subject, len(skipped), ", ".join(skipped))
         names = [n for n in names if n not in skipped]
         for name in names:
             try:
@@ -232,10 +218,6 @@ def load_mocap(record: SequenceRecord, *, camera_arrays: bool = False) -> Sequen
     world = cdf.read_pose(record.files.d3_positions, 3)[:n]
     if not camera_arrays:
         return SequenceMocap(record, world, None, None)
-    mono = np.stack(
-        [cdf.read_pose(record.files.d3_positions_mono[c], 3)[:n] for c in record.camera_ids]
-    )
-    pixels = np.stack(
-        [cdf.read_pose(record.files.d2_positions[c], 2)[:n] for c in record.camera_ids]
-    )
+    mono = np.stack([cdf.read_pose(record.files.d3_positions_mono[c], 3)[:n] for c in record.camera_ids])
+    pixels = np.stack([cdf.read_pose(record.files.d2_positions[c], 2)[:n] for c in record.camera_ids])
     return SequenceMocap(record, world, mono, pixels)

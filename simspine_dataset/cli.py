@@ -46,8 +46,7 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"{'subject':8} {'action':13} {'sub':>3} {'frames':>7} {'cams':>4}  sequence")
     for s in capture.sequences:
         print(
-            f"{s.subject:8} {s.action:13} {s.subaction:>3} {s.n_frames:>7} "
-            f"{len(s.cameras):>4}  {s.sequence}"
+            f"{s.subject:8} {s.action:13} {s.subaction:>3} {s.n_frames:>7} {len(s.cameras):>4}  {s.sequence}"
         )
     print(
         f"{len(capture.sequences)} sequences, {capture.n_camera_frames} camera-frames, "
@@ -103,15 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
     cap.add_argument("--seconds", type=float, default=4.0)
     cap.add_argument("--seed", type=int, default=0)
-    cap.add_argument(
-        "--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions"
-    )
-    cap.add_argument(
-        "--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION"
-    )
-    cap.add_argument(
-        "--workers", type=int, default=1, help="processes (takes are independent units)"
-    )
+    cap.add_argument("--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions")
+    cap.add_argument("--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION")
+    cap.add_argument("--workers", type=int, default=1, help="processes (takes are independent units)")
     cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
     cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
     cap.set_defaults(run=_capture_demo)
@@ -143,9 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--gated", action="store_true")
     publish.set_defaults(run=_pending("publish"))
 
-    inspect = sub.add_parser(
-        "inspect", help="list a raw capture's sequences and every problem in it"
-    )
+    inspect = sub.add_parser("inspect", help="list a raw capture's sequences and every problem in it")
     inspect.add_argument("raw", type=Path)
     inspect.add_argument("--subjects", nargs="+")
     inspect.add_argument("--no-videos", action="store_true", help="do not open the mp4 files")

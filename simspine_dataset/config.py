@@ -45,9 +45,7 @@ class IKConfig:
 
     solver: str = "batched"  # "batched" (ours) or "opensim" (InverseKinematicsSolver)
     h36m_weights: dict[int, float] = field(default_factory=lambda: dict(H36M_IK_WEIGHTS))
-    pseudo_marker_weights: dict[str, float] = field(
-        default_factory=lambda: dict(PSEUDO_MARKER_WEIGHTS)
-    )
+    pseudo_marker_weights: dict[str, float] = field(default_factory=lambda: dict(PSEUDO_MARKER_WEIGHTS))
     block_frames: int = 25  # batched solver: frames solved together, warm-started per block
     accuracy: float = 1e-5  # OpenSim solver accuracy (SIMSPINE's setting)
     spine: str = "articulated"  # our model's spine: "articulated" or "rigid" (the reference's)
@@ -59,9 +57,7 @@ class MergeConfig:
 
     reanchor_spine: bool = False  # SIMSPINE step 5: re-anchor Hip..Neck_03 on mocap Hip->Neck
     blend_detections: float = 0.0  # SIMSPINE uses 0.2: weight of smoothed triangulated spine points
-    geometric_latissimus: bool = (
-        False  # SIMSPINE's rule instead of the model's shoulder-blade marker
-    )
+    geometric_latissimus: bool = False  # SIMSPINE's rule instead of the model's shoulder-blade marker
 
 
 @dataclass(frozen=True)

@@ -101,9 +101,7 @@ def canonical_action(name: str, *, path: str | Path = "<sequence name>") -> str:
         raise UnknownActionError(path, f"cannot parse sequence name {name!r}") from None
     action = ACTION_ALIASES.get(action, action)
     if action not in ACTIONS:
-        raise UnknownActionError(
-            path, f"{name!r} is none of the 15 Human3.6M actions ({', '.join(ACTIONS)})"
-        )
+        raise UnknownActionError(path, f"{name!r} is none of the 15 Human3.6M actions ({', '.join(ACTIONS)})")
     return action
 
 
@@ -146,15 +144,11 @@ class ReferenceCalibration:
 @cache
 def reference_calibration() -> ReferenceCalibration:
     """Load the packaged ``data/h36m_cameras.json`` (intrinsics shared, extrinsics per subject)."""
-    raw = json.loads(
-        resources.files("simspine_dataset").joinpath("data/h36m_cameras.json").read_text()
-    )
+    raw = json.loads(resources.files("simspine_dataset").joinpath("data/h36m_cameras.json").read_text())
     intrinsics = {cam["id"]: (*cam["f"], *cam["c"], *cam["k"], *cam["p"]) for cam in raw["cameras"]}
     sizes = {cam["id"]: (int(cam["width"]), int(cam["height"])) for cam in raw["cameras"]}
     extrinsics = {
-        subject: {
-            cam["id"]: (tuple(tuple(row) for row in cam["R"]), tuple(cam["C"])) for cam in cams
-        }
+        subject: {cam["id"]: (tuple(tuple(row) for row in cam["R"]), tuple(cam["C"])) for cam in cams}
         for subject, cams in raw["extrinsics"].items()
     }
     return ReferenceCalibration(intrinsics, sizes, extrinsics)

@@ -133,9 +133,7 @@ NAMES: tuple[str, ...] = tuple(k.name for k in KEYPOINTS)
 INDEX: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
 PARENTS: tuple[int, ...] = tuple(-1 if k.parent is None else INDEX[k.parent] for k in KEYPOINTS)
 SIGMAS: tuple[float, ...] = tuple(k.sigma for k in KEYPOINTS)
-FLIP_INDEX: tuple[int, ...] = tuple(
-    INDEX[k.mirror] if k.mirror else i for i, k in enumerate(KEYPOINTS)
-)
+FLIP_INDEX: tuple[int, ...] = tuple(INDEX[k.mirror] if k.mirror else i for i, k in enumerate(KEYPOINTS))
 FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i, j in enumerate(FLIP_INDEX) if i < j)
 BONES: tuple[tuple[int, int], ...] = tuple((p, i) for i, p in enumerate(PARENTS) if p >= 0)
 
@@ -149,19 +147,14 @@ TO_SPINETRACK: tuple[int, ...] = tuple(k.spinetrack_index for k in KEYPOINTS)
 FROM_SPINETRACK: tuple[int, ...] = tuple(TO_SPINETRACK.index(j) for j in range(NUM_KEYPOINTS))
 SPINETRACK_NAMES: tuple[str, ...] = tuple(KEYPOINTS[i].spinetrack_name for i in FROM_SPINETRACK)
 SPINETRACK_FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    sorted(
-        (min(a, b), max(a, b))
-        for a, b in ((TO_SPINETRACK[i], TO_SPINETRACK[j]) for i, j in FLIP_PAIRS)
-    )
+    sorted((min(a, b), max(a, b)) for a, b in ((TO_SPINETRACK[i], TO_SPINETRACK[j]) for i, j in FLIP_PAIRS))
 )
 # SpinePose's evaluation subsets, in SpineTrack indices: "body" (COCO-17) and "spine" (AP^S).
 SPINETRACK_BODY_SUBSET: tuple[int, ...] = tuple(range(17))
 SPINETRACK_SPINE_SUBSET: tuple[int, ...] = (19, 26, 27, 28, 29, 30, 18, 35, 36)
 
 # Human3.6M joint measured or seeded per SIMSPINE keypoint (-1: none).
-H36M_JOINT_OF: tuple[int, ...] = tuple(
-    -1 if k.h36m_joint is None else k.h36m_joint for k in KEYPOINTS
-)
+H36M_JOINT_OF: tuple[int, ...] = tuple(-1 if k.h36m_joint is None else k.h36m_joint for k in KEYPOINTS)
 H36M_JOINT_NAMES: tuple[str, ...] = tuple(name for name, _ in H36M_JOINTS)
 H36M_PARENTS: tuple[int, ...] = tuple(parent for _, parent in H36M_JOINTS)
 

@@ -17,9 +17,7 @@ from simspine_dataset.skeleton import H36M_PARENTS
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL_METADATA = Path(
-    os.environ.get(
-        "SIMSPINE_H36M_METADATA", REPO.parent / "shared" / "reference" / "h36m_metadata.xml"
-    )
+    os.environ.get("SIMSPINE_H36M_METADATA", REPO.parent / "shared" / "reference" / "h36m_metadata.xml")
 )
 VIDEO_SCALE = 8  # fixture videos are 1/8 of the real 1000x1000 size, to keep tests fast
 
@@ -29,9 +27,7 @@ def reference_cameras(subject: str) -> list[Camera]:
     cal = h36m.reference_calibration()
     ref = "S1" if subject not in cal.extrinsics else subject
     return [
-        Camera.from_center(
-            cam, cal.intrinsics[cam], *cal.extrinsics[ref][cam], *cal.image_size[cam]
-        )
+        Camera.from_center(cam, cal.intrinsics[cam], *cal.extrinsics[ref][cam], *cal.image_size[cam])
         for cam in h36m.CAMERA_IDS
     ]
 

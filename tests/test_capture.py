@@ -21,9 +21,7 @@ from simspine_dataset.io import cdf
 
 
 def test_records_and_alignment(make_capture, caplog) -> None:
-    root = make_capture(
-        {"S1": {"TakingPhoto 1": 20, "Eating 2": 15, "_ALL 1": 5}, "S9": {"Walking": 12}}
-    )
+    root = make_capture({"S1": {"TakingPhoto 1": 20, "Eating 2": 15, "_ALL 1": 5}, "S9": {"Walking": 12}})
     with caplog.at_level(logging.INFO):
         capture = discover(root)
     assert capture.problems == ()
@@ -45,9 +43,7 @@ def test_projection_of_d3_reproduces_d2(make_capture) -> None:
     assert mocap.joints_world_mm.shape == (25, 32, 3) and mocap.joints_2d_px.shape == (4, 25, 32, 2)
     for c, camera in enumerate(record.cameras):
         # float32 on disk, as Human3.6M stores it: agreement to float32 rounding
-        np.testing.assert_allclose(
-            camera.project(mocap.joints_world_mm), mocap.joints_2d_px[c], atol=2e-3
-        )
+        np.testing.assert_allclose(camera.project(mocap.joints_world_mm), mocap.joints_2d_px[c], atol=2e-3)
         np.testing.assert_allclose(
             camera.world_to_camera(mocap.joints_world_mm), mocap.joints_camera_mm[c], atol=5e-3
         )

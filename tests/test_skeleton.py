@@ -153,9 +153,7 @@ def test_regions_and_composition() -> None:
     assert sizes == {"S_C": 3, "S_T": 2, "S_L": 3, "S": 15, "B": 22, "All": 37}
     assert [sk.NAMES[i] for i in sk.REGIONS["S_L"]] == ["Spine_01", "Spine_02", "Spine_03"]
     assert [sk.NAMES[i] for i in sk.REGIONS["S_C"]] == ["Neck", "Neck_02", "Neck_03"]
-    limbs = {
-        sk.NAMES[i]: j for i, j in enumerate(sk.H36M_JOINT_OF) if sk.KEYPOINTS[i].source == "mocap"
-    }
+    limbs = {sk.NAMES[i]: j for i, j in enumerate(sk.H36M_JOINT_OF) if sk.KEYPOINTS[i].source == "mocap"}
     assert {k: v for k, v in limbs.items() if k in REF_LIMBS_H36M} == REF_LIMBS_H36M
     assert sk.H36M_JOINT_OF[sk.INDEX["Neck"]] == 13 and sk.H36M_JOINT_OF[sk.INDEX["Spine_04"]] == 12
 

@@ -37,9 +37,7 @@ def _sagittal_angle(lower: np.ndarray, upper: np.ndarray, normal: np.ndarray) ->
         return v - np.einsum("td,td->t", v, normal)[:, None] * normal
 
     a, b = project(upper), project(lower)
-    return -np.degrees(
-        np.arctan2(np.einsum("td,td->t", np.cross(a, b), normal), np.einsum("td,td->t", a, b))
-    )
+    return -np.degrees(np.arctan2(np.einsum("td,td->t", np.cross(a, b), normal), np.einsum("td,td->t", a, b)))
 
 
 def curvature_angles(model: KinematicModel, coordinates: np.ndarray) -> dict[str, np.ndarray]:
@@ -59,9 +57,7 @@ def curvature_angles(model: KinematicModel, coordinates: np.ndarray) -> dict[str
 
 def torso_height_mm(keypoints_mm: np.ndarray) -> np.ndarray:
     """Hip-to-Neck distance (T,) from keypoints (T, 37, 3) in mm."""
-    return np.linalg.norm(
-        keypoints_mm[:, sk.INDEX["Neck"]] - keypoints_mm[:, sk.INDEX["Hip"]], axis=-1
-    )
+    return np.linalg.norm(keypoints_mm[:, sk.INDEX["Neck"]] - keypoints_mm[:, sk.INDEX["Hip"]], axis=-1)
 
 
 def lumbar_segmental_rom_deg(coordinates: np.ndarray, names: Sequence[str]) -> dict[str, float]:
@@ -88,13 +84,9 @@ def summarize_by_action(
             "lordosis_deg": float(angles["lordosis_deg"].mean()),
             "kyphosis_deg": float(angles["kyphosis_deg"].mean()),
         }
-        row |= {
-            f"rom_{level}_deg": v
-            for level, v in lumbar_segmental_rom_deg(coordinates, names).items()
-        }
+        row |= {f"rom_{level}_deg": v for level, v in lumbar_segmental_rom_deg(coordinates, names).items()}
         row["neck_bending_range_deg"] = neck_lateral_bending_range_deg(coordinates, names)
         rows.setdefault(action, []).append(row)
     return {
-        action: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
-        for action, rs in sorted(rows.items())
+        action: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]} for action, rs in sorted(rows.items())
     }

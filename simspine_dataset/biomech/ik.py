@@ -42,15 +42,11 @@ class MarkerObservations:
     def __post_init__(self) -> None:
         T, K = self.positions_m.shape[:2]
         if self.positions_m.shape != (T, len(self.names), 3):
-            raise ShapeError(
-                f"positions_m must be (T, {len(self.names)}, 3), got {self.positions_m.shape}"
-            )
+            raise ShapeError(f"positions_m must be (T, {len(self.names)}, 3), got {self.positions_m.shape}")
         if self.weights.shape != (T, K):
             raise ShapeError(f"weights must be (T, {K}), got {self.weights.shape}")
         missing = ~np.isfinite(self.positions_m).all(axis=-1)
-        object.__setattr__(
-            self, "weights", np.where(missing, 0.0, np.clip(self.weights, 0.0, None))
-        )
+        object.__setattr__(self, "weights", np.where(missing, 0.0, np.clip(self.weights, 0.0, None)))
 
     @property
     def n_frames(self) -> int:
@@ -151,9 +147,7 @@ def _lm_block(
         Jw = J * w[..., None]
         H = Jw.transpose(0, 2, 1) @ J
         g = np.einsum("bmi,bm->bi", Jw, residual)
-        step = -np.linalg.solve(H + lam[:, None, None] * (H * eye + 1e-9 * eye), g[..., None])[
-            ..., 0
-        ]
+        step = -np.linalg.solve(H + lam[:, None, None] * (H * eye + 1e-9 * eye), g[..., None])[..., 0]
         trial = q.copy()
         trial[:, free] = np.clip(q[:, free] + step, bounds[0], bounds[1])
         residual_t = (model.markers(trial, model.marker_names_at(idx)) - target).reshape(B, -1)
@@ -182,9 +176,7 @@ def _cost(model: KinematicModel, obs: MarkerObservations, frame: int, q: np.ndar
     return float(np.sum(obs.weights[frame] * np.sum(error**2, axis=-1)))
 
 
-def _better_start(
-    model: KinematicModel, obs: MarkerObservations, frame: int, warm: np.ndarray
-) -> np.ndarray:
+def _better_start(model: KinematicModel, obs: MarkerObservations, frame: int, warm: np.ndarray) -> np.ndarray:
     """The warm start, unless a rigid fit of the default pose explains the frame better (a jump
     between sequences, or a sample of far-apart frames)."""
     if _cost(model, obs, frame, warm) < 1e-4 * max(obs.weights[frame].sum(), 1.0):
@@ -222,9 +214,7 @@ def solve_ik(
             q_prev = _better_start(model, obs, start, q_prev)
         q0 = np.repeat(q_prev[None], stop - start, axis=0)
         target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
-        q, its = _lm_block(
-            model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance
-        )
+        q, its = _lm_block(model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance)
         solved[start:stop], iterations[start:stop] = q, its
         q_prev = q[-1]
     if repair:
@@ -251,9 +241,7 @@ def _repair(model, obs, solved, iterations, idx, free, bounds, max_iterations, t
     bound), and Human3.6M's collinear pelvis joints leave a shallow valley (pelvis tilt against
     hip, lumbar and thoracic flexion) where warm starts can settle beside the optimum."""
     costs = _frame_costs(model, obs, solved)
-    threshold = max(
-        16.0 * float(np.quantile(costs, 0.25)), 1e-8
-    )  # 4x the lower-quartile rms, >= 0.1 mm
+    threshold = max(16.0 * float(np.quantile(costs, 0.25)), 1e-8)  # 4x the lower-quartile rms, >= 0.1 mm
     for t in np.flatnonzero(costs > threshold):
         seeds = [solved[t - 1]] if t else []
         with contextlib.suppress(ValueError):  # fewer than 3 markers: no rigid seed
@@ -309,9 +297,7 @@ def solve_ik_opensim(
     for name, w in zip(obs.names, obs.weights[0], strict=True):
         weight_set.cloneAndAppend(osim.MarkerWeight(name, float(w)))
     reference = osim.MarkersReference(table, weight_set)
-    solver = osim.InverseKinematicsSolver(
-        model, reference, osim.SimTKArrayCoordinateReference(), np.inf
-    )
+    solver = osim.InverseKinematicsSolver(model, reference, osim.SimTKArrayCoordinateReference(), np.inf)
     solver.setAccuracy(accuracy)
     state = model.initSystem()
     coords = model.getCoordinateSet()

@@ -40,9 +40,7 @@ def scale_spec(spec: ModelSpec, body_factors: Mapping[str, Vec3]) -> ModelSpec:
         )
         for b in spec.bodies
     )
-    markers = tuple(
-        replace(m, location=mul(m.location, body_factors.get(m.body, one))) for m in spec.markers
-    )
+    markers = tuple(replace(m, location=mul(m.location, body_factors.get(m.body, one))) for m in spec.markers)
     return replace(spec, bodies=bodies, markers=markers)
 
 
@@ -159,9 +157,7 @@ class KinematicModel:
         body = self._marker_body[idx]
         return p[:, body] + np.einsum("bkij,kj->bki", R[:, body], self._marker_loc[idx])
 
-    def _jacobian_tensors(
-        self, idx: np.ndarray, columns: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _jacobian_tensors(self, idx: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Static (A, K*Q') tensors G[a, k, i] = ratio(a, i) x [axis a moves marker k], split into
         rotation and translation axes (cached per marker and coordinate selection)."""
         key = (idx.tobytes(), columns.tobytes())

@@ -29,11 +29,7 @@ class PseudoMarkers:
 
     def __post_init__(self) -> None:
         shape = self.positions_world_mm.shape
-        if (
-            len(shape) != 3
-            or shape[1:] != (len(self.names), 3)
-            or self.confidence.shape != shape[:2]
-        ):
+        if len(shape) != 3 or shape[1:] != (len(self.names), 3) or self.confidence.shape != shape[:2]:
             k = len(self.names)
             raise ShapeError(
                 f"pseudo-markers: positions (T, {k}, 3) and confidence (T, {k}) expected, "
@@ -62,7 +58,5 @@ def ik_observations(
             [positions, world_mm_to_opensim_m(pseudo.positions_world_mm[:, keep])], axis=1
         )
         base = np.array([config.pseudo_marker_weights[pseudo.names[k]] for k in keep])
-        weights = np.concatenate(
-            [weights, base * np.clip(pseudo.confidence[:, keep], 0.0, 1.0)], axis=1
-        )
+        weights = np.concatenate([weights, base * np.clip(pseudo.confidence[:, keep], 0.0, 1.0)], axis=1)
     return MarkerObservations(tuple(names), positions, np.array(weights, dtype=float), fps_hz)

@@ -193,9 +193,7 @@ def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
     for c in spec.coordinates:
         if coords.contains(c.name):
             v = values[c.name]
-            coords.get(c.name).setValue(
-                state, math.radians(v) if c.kind == "rotation" else v, False
-            )
+            coords.get(c.name).setValue(state, math.radians(v) if c.kind == "rotation" else v, False)
     for (_, _), (name, _, independent) in _axis_plan(spec).items():
         if independent is not None:
             ratio = next(

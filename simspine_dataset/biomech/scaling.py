@@ -70,9 +70,7 @@ def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> float:
     return float(trim_mean(values, trim_fraction / 2.0))
 
 
-def distance_factors(
-    model: KinematicModel, joints_m: np.ndarray, config: ScalingConfig
-) -> dict[str, float]:
+def distance_factors(model: KinematicModel, joints_m: np.ndarray, config: ScalingConfig) -> dict[str, float]:
     """Step 1: factors from marker-pair distances. ``joints_m`` (T, 32, 3) in OpenSim metres."""
     generic = model.markers(model.default_q()[None], [h36m_marker_name(j) for j in range(32)])[0]
     quiet = _quiet_frames(joints_m, config.quiet_fraction)
@@ -84,8 +82,7 @@ def distance_factors(
             d = d[np.isfinite(d)]
             extended = np.sort(d)[-max(1, round(config.extended_fraction * len(d))) :]
             ratios.append(
-                _trimmed_mean(extended, config.trim_fraction)
-                / np.linalg.norm(generic[a] - generic[b])
+                _trimmed_mean(extended, config.trim_fraction) / np.linalg.norm(generic[a] - generic[b])
             )
         factors[segment] = float(np.mean(ratios))
     return factors
@@ -113,13 +110,9 @@ def _refine(
     J_f = np.empty((T, r.shape[1], len(SEGMENTS)))
     for i, segment in enumerate(SEGMENTS):  # markers are linear in each factor: exact differences
         bumped = KinematicModel(
-            scale_spec(
-                spec, body_scale_factors(spec, {**factors, segment: factors[segment] + 1e-3})
-            )
+            scale_spec(spec, body_scale_factors(spec, {**factors, segment: factors[segment] + 1e-3}))
         )
-        J_f[..., i] = (
-            (sqrt_w * (bumped.markers(poses, obs.names) - target)).reshape(T, -1) - r
-        ) / 1e-3
+        J_f[..., i] = ((sqrt_w * (bumped.markers(poses, obs.names) - target)).reshape(T, -1) - r) / 1e-3
     JtJ = np.einsum("tmi,tmj->tij", J_q, J_q) + 1e-9 * np.eye(len(free))
     projected = J_f - J_q @ np.linalg.solve(JtJ, np.einsum("tmi,tmf->tif", J_q, J_f))
     step, *_ = np.linalg.lstsq(projected.reshape(-1, len(SEGMENTS)), -r.ravel(), rcond=None)

@@ -58,9 +58,7 @@ def merge_keypoints(
         for k, name in enumerate(pseudo.names):
             i = sk.INDEX.get(name)
             if i is not None and sk.KEYPOINTS[i].source == "triangulated":
-                seen = (pseudo.confidence[:, k] > 0) & np.isfinite(
-                    pseudo.positions_world_mm[:, k]
-                ).all(-1)
+                seen = (pseudo.confidence[:, k] > 0) & np.isfinite(pseudo.positions_world_mm[:, k]).all(-1)
                 out[seen, i] = pseudo.positions_world_mm[seen, k]
     if config.reanchor_spine:
         _reanchor(out, joints_world_mm)
@@ -70,9 +68,7 @@ def merge_keypoints(
         for side in ("R", "L"):
             spine4, spine5 = out[:, sk.INDEX["Spine_04"]], out[:, sk.INDEX["Spine_05"]]
             shoulder = out[:, sk.INDEX[f"{side}Shoulder"]]
-            out[:, sk.INDEX[f"{side}Latissimus"]] = (spine4 + spine5) / 2 + 0.6 * (
-                shoulder - spine5
-            )
+            out[:, sk.INDEX[f"{side}Latissimus"]] = (spine4 + spine5) / 2 + 0.6 * (shoulder - spine5)
     return out
 
 
@@ -90,15 +86,11 @@ def _reanchor(keypoints: np.ndarray, joints_world_mm: np.ndarray) -> None:
     from scipy.spatial.transform import Rotation
 
     rot = Rotation.from_rotvec(axis * angle[:, None]).as_matrix()
-    moved = (
-        np.einsum("tij,tkj->tki", rot, keypoints[:, chain] - hip[:, None]) * scale[:, None, None]
-    )
+    moved = np.einsum("tij,tkj->tki", rot, keypoints[:, chain] - hip[:, None]) * scale[:, None, None]
     keypoints[:, chain] = joints_world_mm[:, None, 0] + moved
 
 
-def _blend(
-    keypoints: np.ndarray, pseudo: PseudoMarkers, weight: float, filter_config: FilterConfig
-) -> None:
+def _blend(keypoints: np.ndarray, pseudo: PseudoMarkers, weight: float, filter_config: FilterConfig) -> None:
     """(1 - weight) x simulated + weight x low-passed triangulated points, chain Hip..Neck_03."""
     for k, name in enumerate(pseudo.names):
         if name in SPINE_CHAIN and name != "Hip":

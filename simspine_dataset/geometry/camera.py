@@ -70,9 +70,7 @@ class Camera:
         for name, shape in (("intrinsics", (9,)), ("rotation", (3, 3)), ("translation_mm", (3,))):
             value = np.asarray(getattr(self, name), dtype=np.float64)
             if value.shape != shape:
-                raise ShapeError(
-                    f"camera {self.id}: {name} must have shape {shape}, got {value.shape}"
-                )
+                raise ShapeError(f"camera {self.id}: {name} must have shape {shape}, got {value.shape}")
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"camera {self.id}: {name} is not finite")
             value.setflags(write=False)
@@ -100,9 +98,7 @@ class Camera:
         """Build from the camera centre C in world mm (t = -R @ C)."""
         rotation = _nearest_rotation(np.asarray(rotation, dtype=np.float64))
         translation = -rotation @ np.asarray(center_mm, dtype=np.float64)
-        return cls(
-            id, np.asarray(intrinsics, np.float64), rotation, translation, width_px, height_px
-        )
+        return cls(id, np.asarray(intrinsics, np.float64), rotation, translation, width_px, height_px)
 
     @property
     def center_mm(self) -> np.ndarray:

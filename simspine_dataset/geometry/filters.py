@@ -24,9 +24,7 @@ def _design(cutoff_hz: float, fps_hz: float, order: int) -> tuple[np.ndarray, np
     return butter(order // 2, cutoff_hz / (fps_hz / 2.0), btype="low")
 
 
-def lowpass(
-    signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = 50.0, order: int = 2
-) -> np.ndarray:
+def lowpass(signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = 50.0, order: int = 2) -> np.ndarray:
     """Filter along axis 0 (time). (T, ...) -> (T, ...); NaN gaps preserved, short runs raw."""
     from scipy.signal import filtfilt
 

@@ -32,9 +32,7 @@ def write_frame(path: str | Path, keypoints_px: np.ndarray, scores: np.ndarray) 
     missing = ~np.isfinite(kp).all(axis=1)
     kp[missing], sc[missing] = 0.0, 0.0
     flat = np.concatenate([kp, sc[:, None]], axis=1).ravel()
-    text = json.dumps(
-        {"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]}
-    )
+    text = json.dumps({"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]})
     return write_text_atomic(path, text)
 
 

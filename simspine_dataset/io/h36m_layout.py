@@ -40,9 +40,7 @@ def write_sequence(
     names = {"subject": subject, "sequence": sequence}
     cdf.write_pose(root / h36m.D3_POSITIONS.format(**names), joints)
     extras = (
-        [extra_video_frames] * len(cameras)
-        if isinstance(extra_video_frames, int)
-        else extra_video_frames
+        [extra_video_frames] * len(cameras) if isinstance(extra_video_frames, int) else extra_video_frames
     )
     for cam, extra in zip(cameras, extras, strict=True):
         paths = {"camera": cam.id, **names}

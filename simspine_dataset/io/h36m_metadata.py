@@ -107,9 +107,7 @@ def rotation_to_xyz_angles(rotation: np.ndarray) -> tuple[float, float, float]:
 
 
 def _numbers(text: str | None) -> np.ndarray:
-    return np.array(
-        (text or "").replace("[", " ").replace("]", " ").replace(";", " ").split(), float
-    )
+    return np.array((text or "").replace("[", " ").replace("]", " ").replace(";", " ").split(), float)
 
 
 def _cells(row: ET.Element) -> list[str]:
@@ -139,9 +137,7 @@ def _parse_cameras(path: Path, root: ET.Element, camera_ids: tuple[str, ...], su
     return cameras
 
 
-def _parse_mapping(
-    path: Path, root: ET.Element, action_names: tuple[str, ...], camera_ids: tuple[str, ...]
-):
+def _parse_mapping(path: Path, root: ET.Element, action_names: tuple[str, ...], camera_ids: tuple[str, ...]):
     """-> subjects, [(row index, action id, subaction, {subject: sequence})], image sizes."""
     mapping = root.find("mapping")
     if mapping is None:
@@ -159,18 +155,14 @@ def _parse_mapping(
         if cells[0].isdigit() and cells[1].isdigit():
             if not 1 <= int(cells[0]) <= len(action_names):
                 raise MetadataError(path, f"<mapping> row {i} names action id {cells[0]}, unknown")
-            table.append(
-                (i, int(cells[0]), int(cells[1]), dict(zip(subjects, cells[2:], strict=True)))
-            )
+            table.append((i, int(cells[0]), int(cells[1]), dict(zip(subjects, cells[2:], strict=True))))
         elif not cells[0] and cells[2:] and cells[2].startswith("["):
             for subject, cell in zip(subjects, cells[2:], strict=True):
                 if not cell:
                     continue  # a subject without recordings
                 hw = _numbers(cell).astype(int)
                 if hw.size != 2 * len(camera_ids):
-                    raise MetadataError(
-                        path, f"image sizes of {subject} are not [h w] per camera: {cell}"
-                    )
+                    raise MetadataError(path, f"image sizes of {subject} are not [h w] per camera: {cell}")
                 pairs = zip(camera_ids, hw.reshape(-1, 2), strict=True)
                 sizes |= {(subject, cam): (int(w), int(h)) for cam, (h, w) in pairs}
     return subjects, table, sizes
@@ -200,9 +192,7 @@ def read_metadata(path: str | Path) -> H36MMetadata:
         raise CorruptFileError(path, f"not well-formed XML ({e})") from e
     camera_ids = tuple(item.text.strip() for item in root.findall("dbcameras/index2id/item"))
     if len(camera_ids) != NUM_CAMERA_SLOTS:
-        raise MetadataError(
-            path, f"<dbcameras><index2id> lists {len(camera_ids)} cameras, expected 4"
-        )
+        raise MetadataError(path, f"<dbcameras><index2id> lists {len(camera_ids)} cameras, expected 4")
     action_names = tuple((item.text or "").strip() for item in root.findall("actionnames/item"))
     subjects, table, sizes = _parse_mapping(path, root, action_names, camera_ids)
     counts = _frame_counts(root, subjects)
@@ -263,8 +253,7 @@ def write_metadata(
     """
     slots = [f"S{i}" for i in range(1, NUM_SUBJECT_SLOTS + 1)]
     by_key = {
-        (e.subject, METADATA_ACTION_NAMES.index(_metadata_action(e.action)), e.subaction): e
-        for e in entries
+        (e.subject, METADATA_ACTION_NAMES.index(_metadata_action(e.action)), e.subaction): e for e in entries
     }
     root = ET.Element("a")
     mapping, frames = ET.SubElement(root, "mapping"), ET.SubElement(root, "frames")
@@ -282,16 +271,12 @@ def write_metadata(
                 cells.append(name)
                 counts = entry and entry.camera_frames
                 mocap = entry.mocap_frames_200hz if entry else None
-                frame_rows[s].append(
-                    f"[{' '.join(str(n) for n in (*counts, mocap or 0))}]" if counts else ""
-                )
+                frame_rows[s].append(f"[{' '.join(str(n) for n in (*counts, mocap or 0))}]" if counts else "")
             _row(mapping, [str(action_index + 1), str(subaction), *cells])
     _row(mapping, ["", "", *[_size_cell(cameras.get(s), camera_ids) for s in slots]])
     for cells in frame_rows:
         _row(frames, cells)
-    ET.SubElement(root, "w0").text = (
-        "[" + " ".join(f"{v:.15g}" for v in _w0(cameras, camera_ids)) + "]"
-    )
+    ET.SubElement(root, "w0").text = "[" + " ".join(f"{v:.15g}" for v in _w0(cameras, camera_ids)) + "]"
     index2id = ET.SubElement(ET.SubElement(root, "dbcameras"), "index2id")
     for camera_id in camera_ids:
         ET.SubElement(index2id, "item").text = camera_id
@@ -312,8 +297,4 @@ def _metadata_action(action: str) -> str:
 def _size_cell(by_camera: Mapping[str, Camera] | None, camera_ids: Sequence[str]) -> str:
     if not by_camera:
         return ""
-    return (
-        "["
-        + ";".join(f"{by_camera[c].height_px} {by_camera[c].width_px}" for c in camera_ids)
-        + "]"
-    )
+    return "[" + ";".join(f"{by_camera[c].height_px} {by_camera[c].width_px}" for c in camera_ids) + "]"

@@ -76,18 +76,14 @@ def probe_video(path: str | Path) -> VideoInfo:
             raise CorruptVideoError(
                 path, f"demuxed {n_packets} frames but the last decodable frame is {last}"
             )
-        return VideoInfo(
-            path, n_packets, stream.codec_context.width, stream.codec_context.height, fps
-        )
+        return VideoInfo(path, n_packets, stream.codec_context.width, stream.codec_context.height, fps)
     except av.error.FFmpegError as e:
         raise CorruptVideoError(path, f"cannot be decoded ({e})") from e
     finally:
         container.close()
 
 
-def read_frames(
-    path: str | Path, indices: Iterable[int] | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
+def read_frames(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, rgb)`` for the wanted frames in increasing order; rgb is (H, W, 3) uint8.
 
     ``indices=None`` yields every frame. Far-apart indices are reached by seeking to the
@@ -146,9 +142,7 @@ def _yuv420_frame(rgb: np.ndarray):  # -> av.VideoFrame
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
-def write_video(
-    path: str | Path, frames: Iterable[np.ndarray], fps_hz: float = 50.0, crf: int = 23
-) -> int:
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps_hz: float = 50.0, crf: int = 23) -> int:
     """Encode RGB frames (H, W, 3) uint8, even sizes, as H.264 mp4 (yuv420p), atomically; returns
     the number of frames written."""
     import av
@@ -158,9 +152,7 @@ def write_video(
         stream = None
         for rgb in frames:
             if stream is None:
-                stream = container.add_stream(
-                    "libx264", rate=Fraction(fps_hz).limit_denominator(1000)
-                )
+                stream = container.add_stream("libx264", rate=Fraction(fps_hz).limit_denominator(1000))
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": str(crf), "preset": "ultrafast"}

@@ -139,15 +139,11 @@ def generate_take(
     q, joints, keypoints, factors, names, rng = simulate_take(subject, action, subaction, settings)
     base = int(rng.integers(1, 3))
     extras = (base, base + 2, base + 2, base)  # video frames beyond the mocap, per camera
-    entry = SequenceEntry(
-        subject, name, action, subaction, tuple(len(q) + e for e in extras), 4 * len(q)
-    )
+    entry = SequenceEntry(subject, name, action, subaction, tuple(len(q) + e for e in extras), 4 * len(q))
     if sidecar.is_file():
         return entry
     measured = (
-        joints + rng.normal(0.0, settings.mocap_noise_mm, joints.shape)
-        if settings.mocap_noise_mm
-        else joints
+        joints + rng.normal(0.0, settings.mocap_noise_mm, joints.shape) if settings.mocap_noise_mm else joints
     )
     cameras = subject_cameras(subject)
     render = _Renderer(joints, keypoints) if settings.videos else None
@@ -210,10 +206,7 @@ def generate_capture(out: str | Path, settings: CaptureSettings = CaptureSetting
     """Write the whole synthetic capture under ``out`` (resumable; runs ``settings.workers``)."""
     root = Path(out)
     jobs = [
-        (root, s, a, sub, settings)
-        for s in settings.subjects
-        for a in settings.actions
-        for sub in (1, 2)
+        (root, s, a, sub, settings) for s in settings.subjects for a in settings.actions for sub in (1, 2)
     ]
     if settings.workers > 1:
         with ProcessPoolExecutor(settings.workers) as pool:

@@ -44,9 +44,7 @@ def _cycles(t: np.ndarray, period: float, duty: float, offset: float) -> np.ndar
 class _Motion:
     """Coordinate tracks under construction, starting from a relaxed standing posture."""
 
-    def __init__(
-        self, spec: ModelSpec, n_frames: int, fps_hz: float, rng: np.random.Generator
-    ) -> None:
+    def __init__(self, spec: ModelSpec, n_frames: int, fps_hz: float, rng: np.random.Generator) -> None:
         self.t = np.arange(n_frames) / fps_hz
         self.rng = rng
         self.tracks: Tracks = {c.name: np.full(n_frames, c.default) for c in spec.coordinates}
@@ -74,9 +72,7 @@ class _Motion:
         self.add("neck_rotation", self.vary(12.0) * np.sin(2 * np.pi * 0.12 * self.t + phase[2]))
         self.add("neck_flexion", 4.0 * np.sin(2 * np.pi * 0.2 * self.t + phase[3]))
         self.add("neck_bending", 3.0 * np.sin(2 * np.pi * 0.17 * self.t + phase[0]))
-        self.add(
-            "L5_S1_Flex_Ext", 0.4 * np.sin(2 * np.pi * 0.25 * self.t + phase[2])
-        )  # ~ +-3 deg lumbar
+        self.add("L5_S1_Flex_Ext", 0.4 * np.sin(2 * np.pi * 0.25 * self.t + phase[2]))  # ~ +-3 deg lumbar
 
     def seated(self, amount: float | np.ndarray = 1.0, slump: float = 1.0) -> None:
         """Blend toward sitting on a chair: pelvis tilted back, lumbar spine flexed."""
@@ -97,29 +93,21 @@ class _Motion:
         for name, value in zip(("arm_flex", "arm_add", "arm_rot", "elbow_flex"), pose, strict=True):
             self.add(f"{name}_{side}", self.vary(value, 0.08) * amount)
 
-    def gait(
-        self, speed_m_s: float, cadence_hz: float, heading_rad: float, radius_m: float
-    ) -> None:
+    def gait(self, speed_m_s: float, cadence_hz: float, heading_rad: float, radius_m: float) -> None:
         """Walking along a circle of ``radius_m``: legs, arm swing, pelvis and trunk rotations."""
         phase = cadence_hz * self.t
         for side, shift in (("r", 0.0), ("l", 0.5)):
             p = phase + shift
             self.set(f"hip_flexion_{side}", 10.0 + 22.0 * np.cos(2 * np.pi * p))
-            self.set(
-                f"knee_angle_{side}", 6.0 + 12.0 * _bump(p, 0.12, 8.0) + 55.0 * _bump(p, 0.72, 6.0)
-            )
-            self.set(
-                f"ankle_angle_{side}", 2.0 - 10.0 * _bump(p, 0.55, 8.0) + 6.0 * _bump(p, 0.85, 6.0)
-            )
+            self.set(f"knee_angle_{side}", 6.0 + 12.0 * _bump(p, 0.12, 8.0) + 55.0 * _bump(p, 0.72, 6.0))
+            self.set(f"ankle_angle_{side}", 2.0 - 10.0 * _bump(p, 0.55, 8.0) + 6.0 * _bump(p, 0.85, 6.0))
             self.set(f"arm_flex_{side}", 4.0 - 18.0 * np.cos(2 * np.pi * p))
             self.set(f"elbow_flex_{side}", 18.0 + 10.0 * (1 - np.cos(2 * np.pi * p)))
         angle = heading_rad + speed_m_s / radius_m * self.t
         self.set("pelvis_rotation", np.degrees(angle + np.pi / 2) + 4.0 * np.cos(2 * np.pi * phase))
         self.set("pelvis_list", 3.0 * np.cos(4 * np.pi * phase))
         self.add("L5_S1_axial_rotation", -0.8 * np.cos(2 * np.pi * phase))
-        self.add(
-            "L5_S1_Flex_Ext", 0.3 * np.cos(4 * np.pi * phase)
-        )  # lumbar flexes twice per stride
+        self.add("L5_S1_Flex_Ext", 0.3 * np.cos(4 * np.pi * phase))  # lumbar flexes twice per stride
         self.add("L5_S1_Lat_Bending", 0.4 * np.cos(2 * np.pi * phase))
         self.add("neck_bending", 2.0 * np.cos(2 * np.pi * phase))
         self.add("thoracic_rotation", -5.0 * np.cos(2 * np.pi * phase))

@@ -33,9 +33,7 @@ _PARTS: tuple[tuple[tuple[str, object], tuple[str, object], float, tuple[int, in
 )
 
 
-def floor_background(
-    camera: Camera, grid_mm: float = 500.0, extent_mm: float = 4000.0
-) -> np.ndarray:
+def floor_background(camera: Camera, grid_mm: float = 500.0, extent_mm: float = 4000.0) -> np.ndarray:
     """(H, W, 3) uint8: a grey gradient and the floor grid (z = 0) seen by this camera."""
     import cv2
 

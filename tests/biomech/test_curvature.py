@@ -39,13 +39,9 @@ def test_rhythm_moves_the_angles_exactly(model) -> None:
     neutral = curvature_angles(model, pose(model))
     flexed = curvature_angles(model, pose(model, L5_S1_Flex_Ext=4.0, thoracic_flexion=15.0))
     between = sum(LUMBAR_RHYTHM[level][0] for level in ("L4_L5", "L3_L4", "L2_L3", "L1_L2"))
-    assert neutral["lordosis_deg"][0] - flexed["lordosis_deg"][0] == pytest.approx(
-        4.0 * between, abs=1e-9
-    )
+    assert neutral["lordosis_deg"][0] - flexed["lordosis_deg"][0] == pytest.approx(4.0 * between, abs=1e-9)
     assert flexed["kyphosis_deg"][0] - neutral["kyphosis_deg"][0] == pytest.approx(15.0, abs=1e-9)
-    turned = curvature_angles(
-        model, pose(model, pelvis_rotation=120.0, pelvis_tilt=25.0, pelvis_list=-10.0)
-    )
+    turned = curvature_angles(model, pose(model, pelvis_rotation=120.0, pelvis_tilt=25.0, pelvis_list=-10.0))
     assert turned["lordosis_deg"][0] == pytest.approx(neutral["lordosis_deg"][0], abs=1e-9)
 
 

@@ -31,9 +31,7 @@ def run(root, noise_mm: float):
     )
     generate_capture(root, settings)
     capture = discover(root, check_videos=False)
-    scale, results = simulate_subject(
-        "S6", {s.key: load_mocap(s).joints_world_mm for s in capture.sequences}
-    )
+    scale, results = simulate_subject("S6", {s.key: load_mocap(s).joints_world_mm for s in capture.sequences})
     truths = {
         r.key: np.load(root / GROUND_TRUTH.format(subject="S6", sequence=r.key.split("/")[1]))
         for r in results
@@ -67,17 +65,11 @@ def test_noise_free_capture_is_recovered(tmp_path) -> None:
     true_factors = json.loads(str(next(iter(truths.values()))["segment_factors"]))
     for segment, factor in true_factors.items():
         assert scale.segment_factors[segment] == pytest.approx(factor, rel=1e-3)
-    assert (
-        errors(results, truths, "keypoints_unfiltered_world_mm").mean() < 1.0
-    )  # mm, the 15 spine-centric
-    assert (
-        np.sqrt(np.mean(lumbar_flexion_error_deg(results, truths) ** 2)) < 2.0
-    )  # deg RMS, total lumbar
+    assert errors(results, truths, "keypoints_unfiltered_world_mm").mean() < 1.0  # mm, the 15 spine-centric
+    assert np.sqrt(np.mean(lumbar_flexion_error_deg(results, truths) ** 2)) < 2.0  # deg RMS, total lumbar
 
 
 @pytest.mark.slow
 def test_three_mm_mocap_noise(tmp_path) -> None:
     _, results, truths = run(tmp_path, 3.0)
-    assert (
-        errors(results, truths, "keypoints_world_mm").mean() < 5.0
-    )  # mm, after the pipeline's filter
+    assert errors(results, truths, "keypoints_world_mm").mean() < 5.0  # mm, after the pipeline's filter

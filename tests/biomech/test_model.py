@@ -35,9 +35,7 @@ def test_numpy_kinematics_equal_opensim(spine: str) -> None:
     ours = km.markers(km.to_si(q))
     for i in range(len(q)):
         bo.set_pose(model, state, spec, q[i])
-        np.testing.assert_allclose(
-            bo.marker_positions(model, state, km.marker_names), ours[i], atol=1e-12
-        )
+        np.testing.assert_allclose(bo.marker_positions(model, state, km.marker_names), ours[i], atol=1e-12)
 
 
 def test_scaling_equals_opensim_model_scale() -> None:
@@ -63,9 +61,7 @@ def test_scaling_equals_opensim_model_scale() -> None:
     for i in range(2):
         bo.set_pose(model, state, spec, q[i])
         expected = km.markers(km.to_si(q[i : i + 1]))[0]
-        np.testing.assert_allclose(
-            bo.marker_positions(model, state, km.marker_names), expected, atol=1e-12
-        )
+        np.testing.assert_allclose(bo.marker_positions(model, state, km.marker_names), expected, atol=1e-12)
 
 
 def test_jacobian_equals_finite_differences() -> None:
@@ -78,9 +74,9 @@ def test_jacobian_equals_finite_differences() -> None:
     for i in range(0, q.shape[1], 5):
         dq = np.zeros_like(q)
         dq[:, i] = eps
-        numeric = (
-            km.markers(q + dq, km.marker_names[:40]) - km.markers(q - dq, km.marker_names[:40])
-        ) / (2 * eps)
+        numeric = (km.markers(q + dq, km.marker_names[:40]) - km.markers(q - dq, km.marker_names[:40])) / (
+            2 * eps
+        )
         np.testing.assert_allclose(jac[..., i], numeric, atol=1e-8)
 
 
@@ -99,10 +95,7 @@ def test_rhythm_is_exact_in_both_models() -> None:
         4.0 * LUMBAR_RHYTHM["L4_L5"][0]
     )
     assert np.degrees(coords.get("T3_T4_thoracic_flexion").getValue(state)) == pytest.approx(
-        20.0
-        * THORACIC_RHYTHM["T3_T4"][0]
-        / THORACIC_RHYTHM["T8_T9"][0]
-        * THORACIC_RHYTHM["T8_T9"][0]
+        20.0 * THORACIC_RHYTHM["T3_T4"][0] / THORACIC_RHYTHM["T8_T9"][0] * THORACIC_RHYTHM["T8_T9"][0]
     )
     assert sum(v[0] for v in THORACIC_RHYTHM.values()) == pytest.approx(1.0)
 

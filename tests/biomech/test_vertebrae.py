@@ -39,9 +39,7 @@ def test_reanchoring_puts_the_chain_on_the_mocap_segment() -> None:
     out = merge_keypoints(simulated, joints, config=MergeConfig(reanchor_spine=True))
     hip, neck = out[:, sk.INDEX["Hip"]], out[:, sk.INDEX["Neck"]]
     np.testing.assert_allclose(hip, joints[:, 0], atol=1e-9)
-    np.testing.assert_allclose(
-        neck, joints[:, 13], atol=1e-6
-    )  # Hip->Neck now the mocap pelvis->thorax
+    np.testing.assert_allclose(neck, joints[:, 13], atol=1e-6)  # Hip->Neck now the mocap pelvis->thorax
 
 
 def test_geometric_shoulder_blades() -> None:
@@ -52,6 +50,4 @@ def test_geometric_shoulder_blades() -> None:
         out[:, sk.INDEX["Spine_05"]],
         out[:, sk.INDEX["RShoulder"]],
     )
-    np.testing.assert_allclose(
-        out[:, sk.INDEX["RLatissimus"]], (s4 + s5) / 2 + 0.6 * (shoulder - s5)
-    )
+    np.testing.assert_allclose(out[:, sk.INDEX["RLatissimus"]], (s4 + s5) / 2 + 0.6 * (shoulder - s5))

@@ -84,9 +84,7 @@ def test_undistort_inverts_projection(camera: Camera) -> None:
 def test_projection_matrix_maps_to_undistorted_pixels() -> None:
     camera = CAMERAS[2]
     points = wide_points(500)
-    homogeneous = (
-        np.concatenate([points, np.ones((len(points), 1))], axis=1) @ camera.projection_matrix().T
-    )
+    homogeneous = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ camera.projection_matrix().T
     pinhole = homogeneous[:, :2] / homogeneous[:, 2:]
     np.testing.assert_allclose(
         undistort_pixels(camera.project(points), camera.intrinsics), pinhole, atol=1e-6

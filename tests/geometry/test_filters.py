@@ -41,9 +41,7 @@ def test_gaps_stay_and_short_runs_are_raw() -> None:
     out = lowpass(x, 5.0, FPS, 2)
     assert np.isnan(out[100:110]).all() and np.isnan(out[296:300]).all()
     np.testing.assert_array_equal(out[300:304], 5.0)  # too short to filter: left raw
-    assert (
-        np.nanstd(out[500:900] - np.sin(2 * np.pi * 0.5 * T[500:900])[:, None]) < 0.06
-    )  # noise removed
+    assert np.nanstd(out[500:900] - np.sin(2 * np.pi * 0.5 * T[500:900])[:, None]) < 0.06  # noise removed
 
 
 def test_bad_settings_raise() -> None:

@@ -24,9 +24,7 @@ def test_world_opensim_axes_and_units() -> None:
 
 def test_world_opensim_round_trip() -> None:
     points = np.random.default_rng(0).normal(0, 1000, (4, 37, 3))
-    np.testing.assert_allclose(
-        opensim_m_to_world_mm(world_mm_to_opensim_m(points)), points, atol=1e-9
-    )
+    np.testing.assert_allclose(opensim_m_to_world_mm(world_mm_to_opensim_m(points)), points, atol=1e-9)
 
 
 def test_world_camera_round_trip_and_centre() -> None:

@@ -28,18 +28,14 @@ def test_bad_files_are_named(tmp_path) -> None:
     with pytest.raises(MissingFileError, match=r"nothing.cdf: file not found"):
         cdf.read_pose(tmp_path / "nothing.cdf", 3)
     pose2d = cdf.write_pose(tmp_path / "two.cdf", np.zeros((4, 32, 2)))
-    with pytest.raises(
-        BadArrayError, match=r"two.cdf: Pose has shape \(1, 4, 64\), expected \(1, N, 96\)"
-    ):
+    with pytest.raises(BadArrayError, match=r"two.cdf: Pose has shape \(1, 4, 64\), expected \(1, N, 96\)"):
         cdf.read_pose(pose2d, 3)
     with pytest.raises(BadArrayError, match=r"two.cdf"):
         cdf.count_pose_frames(pose2d, 3)
     holey = np.zeros((9, 32, 3))
     holey[4:6, 3] = np.nan
     path = cdf.write_pose(tmp_path / "holey.cdf", holey)
-    with pytest.raises(
-        NonFiniteError, match=r"holey.cdf: 2 of 9 frames hold NaN/inf .first at frame 4"
-    ):
+    with pytest.raises(NonFiniteError, match=r"holey.cdf: 2 of 9 frames hold NaN/inf .first at frame 4"):
         cdf.read_pose(path, 3)
     junk = tmp_path / "junk.cdf"
     junk.write_bytes(b"\x00" * 64)

@@ -26,9 +26,7 @@ def test_camera_frames_of_the_benchmark(metadata) -> None:
     assert metadata.camera_frames(h36m.TRAIN_SUBJECTS) == 1_561_382
     assert metadata.camera_frames(h36m.TEST_SUBJECTS) == 575_682
     shortest = sum(
-        min(e.camera_frames)
-        for e in metadata.entries
-        if e.subject in h36m.SUBJECTS_WITH_GROUND_TRUTH
+        min(e.camera_frames) for e in metadata.entries if e.subject in h36m.SUBJECTS_WITH_GROUND_TRUTH
     )
     assert shortest == 533_965
 
@@ -62,9 +60,7 @@ def test_mapping_quirks(metadata) -> None:
 
 @official
 def test_writer_round_trip(metadata, tmp_path) -> None:
-    written = read_metadata(
-        write_metadata(tmp_path / "metadata.xml", metadata.entries, metadata.cameras)
-    )
+    written = read_metadata(write_metadata(tmp_path / "metadata.xml", metadata.entries, metadata.cameras))
     assert written.entries == metadata.entries
     for subject in metadata.cameras:
         for camera_id in metadata.camera_ids:

@@ -26,9 +26,7 @@ def test_reader_reads_it_with_the_release_quirks(capture_root) -> None:
     capture = discover(capture_root)
     assert capture.problems == ()
     names = {(s.action, s.subaction): s.sequence for s in capture.sequences}
-    assert (
-        names[("Photo", 1)] == "TakingPhoto 1" and names[("Photo", 2)] == "TakingPhoto"
-    )  # S1's names
+    assert names[("Photo", 1)] == "TakingPhoto 1" and names[("Photo", 2)] == "TakingPhoto"  # S1's names
     for record in capture.sequences:
         extra = np.array(record.n_frames_video) - record.n_frames_mocap
         assert extra.min() >= 1 and extra.max() <= 4 and record.n_frames == record.n_frames_mocap
@@ -46,17 +44,10 @@ def test_ground_truth_agrees_with_the_mocap(capture_root) -> None:
     record = discover(capture_root, check_videos=False).sequences[0]
     truth = np.load(capture_root / GROUND_TRUTH.format(subject="S1", sequence=record.sequence))
     keypoints, joints = truth["keypoints_world_mm"], load_mocap(record).joints_world_mm
-    assert (
-        keypoints.shape == (record.n_frames, 37, 3)
-        and truth["coordinates"].shape[0] == record.n_frames
-    )
-    np.testing.assert_allclose(
-        keypoints[:, sk.INDEX["RWrist"]], joints[:, 27], atol=1e-2
-    )  # mocap semantics
+    assert keypoints.shape == (record.n_frames, 37, 3) and truth["coordinates"].shape[0] == record.n_frames
+    np.testing.assert_allclose(keypoints[:, sk.INDEX["RWrist"]], joints[:, 27], atol=1e-2)  # mocap semantics
     assert set(json.loads(str(truth["segment_factors"]))) >= {"torso", "thigh"}
-    bones = np.linalg.norm(
-        keypoints[:, 2] - keypoints[:, 3], axis=-1
-    )  # Spine_02-Spine_03: one rhythm chain
+    bones = np.linalg.norm(keypoints[:, 2] - keypoints[:, 3], axis=-1)  # Spine_02-Spine_03: one rhythm chain
     assert bones.std() < 2.0  # mm: the spine moves as a chain, not as noise
 
 
@@ -65,9 +56,7 @@ def test_the_figure_is_drawn_where_the_joints_project(capture_root) -> None:
     camera = record.cameras[1]
     joints = load_mocap(record).joints_world_mm
     ((_, rgb),) = list(read_frames(record.files.videos[camera.id], [10]))
-    u, v = (
-        np.round(camera.project(joints[10, [0, 13]])).astype(int).T
-    )  # pelvis, thorax: on the trunk
+    u, v = np.round(camera.project(joints[10, [0, 13]])).astype(int).T  # pelvis, thorax: on the trunk
     background = rgb[5, 5].astype(int)
     for x, y in zip(u, v, strict=True):
         assert np.abs(rgb[y, x].astype(int) - background).sum() > 40

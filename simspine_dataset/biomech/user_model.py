@@ -1,0 +1,125 @@
+"""A user-supplied OpenSim model (the official SIMSPINE model, a Pose2Sim model, ...) in place of ours.
+
+Described by a JSON mapping file, no code changes::
+
+    {
+      "model": "Model_Pose2Sim_Body_Spine.osim",       # paths relative to this file
+      "marker_file": "markers.xml",                     # optional: a MarkerSet replacing the model's
+      "markers": {"H36M_17": "LShoulder", "Spine_02": "Spine_02", ...},   # ours -> theirs
+      "segments": {"torso": ["lumbar5", "torso"], "thigh": ["femur_r", "femur_l"], ...}
+    }
+
+``markers`` maps our names (Human3.6M joints as ``H36M_NN``, keypoints by SIMSPINE name) to the
+model's markers: the IK inputs need the ``H36M_`` entries (and pseudo-markers if used), the output
+keypoints need the 37 SIMSPINE names (unmapped keypoints stay NaN unless the merge rules fill them
+from the mocap). ``segments`` lists the bodies each of our scale segments scales. Everything runs
+through OpenSim: factors from marker-pair distances (our recipe, step 1), ``Model.scale``, the
+``InverseKinematicsSolver``, the model's markers after IK.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset import skeleton as sk
+from simspine_dataset.biomech.ik import MarkerObservations, solve_ik_opensim
+from simspine_dataset.biomech.model_table import h36m_marker_name
+from simspine_dataset.biomech.scaling import SEGMENT_PAIRS
+from simspine_dataset.config import SimulationConfig
+from simspine_dataset.errors import MetadataError
+from simspine_dataset.geometry.transforms import opensim_m_to_world_mm
+
+
+@dataclass(frozen=True)
+class UserModel:
+    osim_path: Path
+    marker_file: Path | None
+    markers: dict[str, str]  # ours -> theirs
+    segments: dict[str, tuple[str, ...]]  # our scale segment -> their bodies
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> UserModel:
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text())
+            model = path.parent / raw["model"]
+            marker_file = path.parent / raw["marker_file"] if raw.get("marker_file") else None
+            return cls(
+                model, marker_file, dict(raw["markers"]), {k: tuple(v) for k, v in raw["segments"].items()}
+            )
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise MetadataError(path, f"not a model mapping file ({type(e).__name__}: {e})") from e
+
+    def load(self):  # -> opensim.Model
+        """The model, with the marker file's markers in place of its own when given."""
+        import opensim as osim
+
+        from simspine_dataset.biomech.osim import load_osim
+
+        model = load_osim(self.osim_path)
+        if self.marker_file is not None:
+            model.updateMarkerSet(osim.MarkerSet(str(self.marker_file)))
+        model.initSystem()
+        return model
+
+
+def _their_positions(model, state, names: list[str]) -> np.ndarray:
+    from simspine_dataset.biomech.osim import marker_positions
+
+    return marker_positions(model, state, names)
+
+
+def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
+    """Scale the user's model: per segment, the median marker-pair distance over the same distance
+    on the unscaled model (at its default pose), applied with ``Model.scale``. joints (T, 32, 3) m."""
+    import opensim as osim
+
+    model = user.load()
+    state = model.initSystem()
+    scale_set = osim.ScaleSet()
+    for segment, bodies in user.segments.items():
+        ratios = []
+        for a, b in SEGMENT_PAIRS[segment]:
+            names = [user.markers.get(h36m_marker_name(a)), user.markers.get(h36m_marker_name(b))]
+            if None in names:
+                continue
+            generic = _their_positions(model, state, names)
+            measured = np.nanmedian(np.linalg.norm(joints_m[:, a] - joints_m[:, b], axis=-1))
+            ratios.append(measured / np.linalg.norm(generic[0] - generic[1]))
+        factor = float(np.mean(ratios)) if ratios else 1.0
+        for body in bodies:
+            scale = osim.Scale()
+            scale.setSegmentName(body)
+            scale.setScaleFactors(osim.Vec3(factor, factor, factor))
+            scale.setApply(True)
+            scale_set.cloneAndAppend(scale)
+    model.scale(state, scale_set, True, mass_kg)
+    model.initSystem()
+    return model
+
+
+def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: SimulationConfig):
+    """IK with OpenSim on the user's model, then its markers -> (coordinates result, keypoints
+    (T, 37, 3) world mm; NaN for keypoints the mapping lacks)."""
+    theirs = MarkerObservations(
+        tuple(user.markers[name] for name in obs.names), obs.positions_m, obs.weights, obs.fps_hz
+    )
+    result = solve_ik_opensim(model, theirs, accuracy=config.ik.accuracy)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    mapped = [(i, user.markers[name]) for i, name in enumerate(sk.NAMES) if name in user.markers]
+    keypoints = np.full((obs.n_frames, sk.NUM_KEYPOINTS, 3), np.nan)
+    for t in range(obs.n_frames):
+        for j, name in enumerate(result.coordinate_names):
+            c = coords.get(name)
+            if c.getLocked(state):
+                continue
+            value = result.coordinates[t, j]
+            c.setValue(state, value if c.getMotionType() == 2 else np.radians(value), False)
+        model.realizePosition(state)
+        keypoints[t, [i for i, _ in mapped]] = _their_positions(model, state, [m for _, m in mapped])
+    return result, opensim_m_to_world_mm(keypoints)
