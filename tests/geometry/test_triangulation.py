@@ -1,0 +1,63 @@
+"""Triangulation: exact recovery with distortion, outlier rejection, missing views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures import reference_cameras
+
+from simspine_dataset.errors import ShapeError
+from simspine_dataset.geometry.triangulation import triangulate
+
+CAMERAS = reference_cameras("S9")
+
+
+def scene(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    points = rng.uniform([-1500, -1500, 0], [1500, 1500, 1900], (n, 3))
+    return points, np.stack([c.project(points) for c in CAMERAS])
+
+
+def test_exact_pixels_give_the_points_back() -> None:
+    points, pixels = scene()
+    result = triangulate(pixels, np.ones(pixels.shape[:2]), CAMERAS)
+    assert np.abs(result.points_mm - points).max() < 1e-3  # mm, through the Human3.6M distortion
+    assert result.error_px.max() < 1e-6 and result.views.all()
+
+
+def test_a_gross_outlier_view_is_rejected() -> None:
+    points, pixels = scene(seed=1)
+    rng = np.random.default_rng(2)
+    noisy = pixels + rng.normal(0, 1.0, pixels.shape)
+    noisy[1] += rng.uniform(80, 150, noisy[1].shape) * rng.choice(
+        [-1, 1], noisy[1].shape
+    )  # camera 1 is wrong
+    confidence = np.full(pixels.shape[:2], 0.9)
+    robust = triangulate(noisy, confidence, CAMERAS)
+    plain = triangulate(noisy, confidence, CAMERAS, max_error_px=np.inf)
+    clean = triangulate(
+        np.delete(noisy, 1, axis=0),
+        np.delete(confidence, 1, axis=0),
+        [c for i, c in enumerate(CAMERAS) if i != 1],
+    )
+    robust_mm = np.linalg.norm(robust.points_mm - points, axis=1).mean()
+    assert not robust.views[1].any()
+    assert robust_mm == pytest.approx(np.linalg.norm(clean.points_mm - points, axis=1).mean(), rel=1e-9)
+    assert robust_mm < 10.0 < np.linalg.norm(plain.points_mm - points, axis=1).mean()
+
+
+def test_confidence_threshold_and_missing_views() -> None:
+    points, pixels = scene(10, seed=3)
+    confidence = np.ones(pixels.shape[:2])
+    confidence[0, 0] = 0.1  # below the threshold: not used
+    pixels[2, 1] = np.nan  # a missed detection
+    confidence[1:, 2] = 0.0  # only one view left: no point
+    result = triangulate(pixels, confidence, CAMERAS)
+    assert not result.views[0, 0] and not result.views[2, 1]
+    assert np.abs(result.points_mm[[0, 1]] - points[[0, 1]]).max() < 1e-3
+    assert np.isnan(result.points_mm[2]).all() and np.isnan(result.error_px[2])
+
+
+def test_shapes_are_checked() -> None:
+    with pytest.raises(ShapeError):
+        triangulate(np.zeros((3, 5, 2)), np.ones((3, 5)), CAMERAS)
