@@ -95,3 +95,37 @@ def make_capture(tmp_path: Path) -> CaptureFactory:
         return root
 
     return make
+
+
+def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seconds: float = 0.3) -> Path:
+    """A dataset folder in the published layout (DESIGN.md section 5) from synthetic takes:
+    ``{"S9": [("Walking", 1), ...]}`` -> data/default/{train,test}/*.parquet + a card with configs."""
+    from datasets import Dataset
+
+    from simspine_dataset import h36m
+    from simspine_dataset.schema import default_features
+    from simspine_dataset.synthetic.generator import CaptureSettings, simulate_take, subject_cameras
+    from simspine_dataset.views import view_rows
+
+    by_split: dict[str, list[dict]] = {}
+    for subject, items in takes.items():
+        for action, subaction in items:
+            q, _, keypoints, _, _, _ = simulate_take(
+                subject, action, subaction, CaptureSettings(seconds=seconds, seed=2)
+            )
+            frames = np.arange(len(q))
+            rows = view_rows(
+                subject, action, subaction, frames, keypoints, q, np.zeros(len(q)), subject_cameras(subject)
+            )
+            by_split.setdefault(h36m.split_of(subject), []).append(rows)
+    for split, parts in by_split.items():
+        columns = {k: [v for part in parts for v in (part[k] if isinstance(part[k], list) else list(part[k]))]
+                   for k in parts[0]}  # fmt: skip
+        n_kinematics = len(columns["kinematics"][0])
+        path = root / "data" / "default" / split / "shard-00000.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Dataset.from_dict(columns, features=default_features(n_kinematics)).to_parquet(str(path))
+    card = ["---", "configs:", "- config_name: default", "  data_files:"]
+    card += [f"  - split: {s}\n    path: data/default/{s}/*.parquet" for s in sorted(by_split)]
+    (root / "README.md").write_text("\n".join([*card, "---", "", "# tiny test build", ""]))
+    return root

@@ -137,3 +137,21 @@ def _triangulate_chunk(pts, conf, cameras, min_confidence, max_error_px):
         )
     ok = np.isfinite(error)
     return np.where(ok[:, None], X, np.nan), np.where(ok, error, np.nan), views & ok[None]
+
+
+def fill_short_gaps(points: np.ndarray, max_gap: int = 5) -> np.ndarray:
+    """Temporal clean-up: linearly interpolate runs of at most ``max_gap`` missing frames that
+    have valid frames on both sides. (T, ...) with NaN gaps -> same shape; longer gaps stay NaN."""
+    x = np.asarray(points, dtype=np.float64).copy()
+    flat = x.reshape(len(x), -1)
+    t = np.arange(len(x))
+    for column in range(flat.shape[1]):
+        finite = np.isfinite(flat[:, column])
+        if finite.all() or finite.sum() < 2:
+            continue
+        missing = ~finite
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], missing.view(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if start > 0 and stop < len(x) and stop - start <= max_gap:
+                flat[start:stop, column] = np.interp(t[start:stop], t[finite], flat[finite, column])
+    return x

@@ -61,3 +61,16 @@ def test_confidence_threshold_and_missing_views() -> None:
 def test_shapes_are_checked() -> None:
     with pytest.raises(ShapeError):
         triangulate(np.zeros((3, 5, 2)), np.ones((3, 5)), CAMERAS)
+
+
+def test_short_gaps_are_interpolated_long_ones_kept() -> None:
+    from simspine_dataset.geometry.triangulation import fill_short_gaps
+
+    track = np.stack([np.arange(20.0), 2 * np.arange(20.0), np.zeros(20)], axis=1)[:, None]  # (T, 1, 3)
+    holey = track.copy()
+    holey[3:6] = np.nan  # 3 frames: filled
+    holey[10:17] = np.nan  # 7 frames: too long
+    holey[0] = np.nan  # no frame before: kept
+    filled = fill_short_gaps(holey, max_gap=5)
+    np.testing.assert_allclose(filled[3:6], track[3:6])
+    assert np.isnan(filled[10:17]).all() and np.isnan(filled[0]).all()

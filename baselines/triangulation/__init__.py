@@ -1,0 +1,1 @@
+"""Benchmark task 2: multi-view triangulation of the 37 keypoints (``python -m baselines.triangulation``)."""

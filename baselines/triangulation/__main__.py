@@ -1,0 +1,3 @@
+from baselines.triangulation.run import main
+
+raise SystemExit(main())

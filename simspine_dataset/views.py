@@ -1,0 +1,79 @@
+"""Stage: per-camera views of a sequence's keypoints, as dataset rows (``schema.DEFAULT_COLUMNS``).
+
+From world keypoints (T, 37, 3) and the sequence's cameras: camera-frame 3D, 2D pixels through the
+Human3.6M lens, visibility (in front of the camera and inside the image), the person box (the
+visible keypoints' extent grown by 15 % and clipped to the image) and the camera parameters.
+Rows are ordered frame-major, camera-minor, so the views of one frame are adjacent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simspine_dataset.geometry.camera import Camera
+from simspine_dataset.h36m import FPS_HZ
+
+BOX_MARGIN = 0.15
+
+
+def person_boxes(keypoints_px: np.ndarray, visible: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """(T, K, 2) pixels and (T, K) visibility -> (T, 4) boxes x, y, w, h (NaN where nothing is seen)."""
+    pts = np.where(visible[..., None], keypoints_px, np.nan)
+    with np.errstate(all="ignore"):
+        lo, hi = np.nanmin(pts, axis=1), np.nanmax(pts, axis=1)
+    grow = (hi - lo) * BOX_MARGIN / 2
+    lo = np.clip(lo - grow, 0, None)
+    hi = np.minimum(hi + grow, np.array(image_size, float))
+    return np.concatenate([lo, hi - lo], axis=1)
+
+
+def view_rows(
+    subject: str,
+    action: str,
+    subaction: int,
+    frames: np.ndarray,
+    keypoints_world_mm: np.ndarray,
+    kinematics: np.ndarray,
+    ik_marker_rmse_mm: np.ndarray,
+    cameras: Sequence[Camera],
+) -> dict[str, np.ndarray | list]:
+    """Column arrays of the T x C rows of a sequence (frame-major). ``frames`` (T,) mocap indices."""
+    T, C = len(frames), len(cameras)
+    cam_3d = np.stack([c.world_to_camera(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 3)
+    px = np.stack([c.project(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 2)
+    sizes = np.array([c.image_size for c in cameras])  # (C, 2)
+    visible = (
+        (cam_3d[..., 2] > 0)
+        & np.isfinite(px).all(-1)
+        & (px >= 0).all(-1)
+        & (px < sizes[None, :, None]).all(-1)
+    )
+    boxes = np.stack([person_boxes(px[:, c], visible[:, c], cameras[c].image_size) for c in range(C)], axis=1)
+
+    def per_camera(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values[None], (T, *values.shape)).reshape(T * C, *values.shape[1:])
+
+    def per_frame(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values, C, axis=0)
+
+    return {
+        "subject": [subject] * (T * C),
+        "action": [action] * (T * C),
+        "subaction": np.full(T * C, subaction, np.int8),
+        "camera": [c.id for c in cameras] * T,
+        "frame": per_frame(np.asarray(frames, np.int32)),
+        "timestamp_s": per_frame((np.asarray(frames) / FPS_HZ).astype(np.float32)),
+        "keypoints_3d_world_mm": per_frame(keypoints_world_mm.astype(np.float32)),
+        "keypoints_3d_camera_mm": cam_3d.reshape(T * C, -1, 3).astype(np.float32),
+        "keypoints_2d_px": px.reshape(T * C, -1, 2).astype(np.float32),
+        "keypoints_visible": visible.reshape(T * C, -1),
+        "bbox_xywh_px": boxes.reshape(T * C, 4).astype(np.float32),
+        "camera_intrinsics": per_camera(np.stack([c.intrinsics for c in cameras]).astype(np.float32)),
+        "camera_rotation": per_camera(np.stack([c.rotation for c in cameras]).astype(np.float32)),
+        "camera_translation_mm": per_camera(np.stack([c.translation_mm for c in cameras]).astype(np.float32)),
+        "image_size": per_camera(sizes.astype(np.int32)),
+        "kinematics": per_frame(np.asarray(kinematics, np.float32)),
+        "ik_marker_rmse_mm": per_frame(np.asarray(ik_marker_rmse_mm, np.float32)),
+    }
