@@ -19,9 +19,6 @@ log = logging.getLogger("simspine")
 
 # Subcommands whose implementation has not landed yet: name -> the issue that builds it.
 PENDING = {
-    "demo": "issue #4 (the builder and `simspine demo`)",
-    "build": "issue #4 (the builder)",
-    "card": "issue #4 (the dataset card)",
     "validate": "issue #4 (`simspine validate`)",
     "publish": "issue #4 (`simspine publish`)",
 }
@@ -83,6 +80,43 @@ def _capture_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
+    from simspine_dataset.build import BuildConfig, build
+
+    requested = {"--detections": args.detections, "--model": args.model,
+                 "--frames": args.frames != "none", "--executor": args.executor != "local"}  # fmt: skip
+    unsupported = [name for name, on in requested.items() if on]
+    if unsupported:
+        print(f"simspine build: {', '.join(unsupported)} not implemented yet (issue #4).", file=sys.stderr)
+        return 2
+    report = build(
+        args.raw, args.out, BuildConfig(tuple(args.subjects) if args.subjects else None, args.workers)
+    )
+    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    print(
+        f"built {args.out}: rows {report['rows']}, {len(report['sequences']) - len(failed)} sequences ok, "
+        f"{len(failed)} failed"
+    )
+    for entry in failed:
+        print(f"FAILED {entry['subject']} {entry['sequence']}: {entry['error']}")
+    return 1 if failed else 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from simspine_dataset.card import write_card
+
+    print(f"wrote {write_card(args.out)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default: capture -> build -> load_dataset -> triangulation."""
+    from simspine_dataset.demo import run_demo
+
+    return run_demo(args.out, seconds=args.seconds, workers=args.workers)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simspine",
@@ -95,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the main job on the embedded synthetic capture, end to end")
     demo.add_argument("--out", type=Path, default=Path("demo_out"))
-    demo.set_defaults(run=_pending("demo"))
+    demo.add_argument("--seconds", type=float, default=2.0, help="length of each synthetic take")
+    demo.add_argument("--workers", type=int, default=2)
+    demo.set_defaults(run=_demo)
 
     cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
     cap.add_argument("out", type=Path)
@@ -119,15 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
     build.add_argument("--model", type=Path, help="a user-supplied .osim model")
-    build.set_defaults(run=_pending("build"))
+    build.set_defaults(run=_build)
 
-    for name, text in (
-        ("card", "(re)render the dataset card"),
-        ("validate", "check a built folder"),
-    ):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("out", type=Path)
-        cmd.set_defaults(run=_pending(name))
+    card = sub.add_parser("card", help="(re)render the dataset card")
+    card.add_argument("out", type=Path)
+    card.set_defaults(run=_card)
+    validate = sub.add_parser("validate", help="check a built folder")
+    validate.add_argument("out", type=Path)
+    validate.set_defaults(run=_pending("validate"))
 
     publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
     publish.add_argument("out", type=Path)
