@@ -138,6 +138,13 @@ FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i, j in enumerate(FLI
 BONES: tuple[tuple[int, int], ...] = tuple((p, i) for i, p in enumerate(PARENTS) if p >= 0)
 
 SPINE_SUBSET: tuple[int, ...] = tuple(INDEX[n] for n in SPINE_SUBSET_NAMES)
+# The root and the vertebral column, caudal to cranial (Hip, Spine_01..05, Neck, Neck_02, Neck_03).
+VERTEBRAL_CHAIN: tuple[str, ...] = (NAMES[0], *(k.name for k in KEYPOINTS if k.spine_level))
+# Points on the back of the trunk: the column and the shoulder blades.
+BACK_OF_TRUNK: tuple[str, ...] = (
+    *VERTEBRAL_CHAIN[1:],
+    *(k.name for k in KEYPOINTS if k.meaning == "shoulder blade"),
+)
 SPINE_SUBSET_PARENTS: tuple[int, ...] = tuple(
     -1 if PARENTS[i] < 0 else SPINE_SUBSET.index(PARENTS[i]) for i in SPINE_SUBSET
 )

@@ -24,17 +24,7 @@ from simspine_dataset.config import FilterConfig, MergeConfig
 from simspine_dataset.geometry.filters import lowpass
 from simspine_dataset.geometry.transforms import opensim_m_to_world_mm
 
-SPINE_CHAIN = (
-    "Hip",
-    "Spine_01",
-    "Spine_02",
-    "Spine_03",
-    "Spine_04",
-    "Spine_05",
-    "Neck",
-    "Neck_02",
-    "Neck_03",
-)
+SPINE_CHAIN = sk.VERTEBRAL_CHAIN  # re-anchored and blended by the options
 
 
 def simulated_keypoints(model: KinematicModel, coordinates: np.ndarray) -> np.ndarray:

@@ -23,19 +23,8 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 
-_BACK = (
-    "Spine_01",
-    "Spine_02",
-    "Spine_03",
-    "Spine_04",
-    "Spine_05",
-    "Neck",
-    "Neck_02",
-    "Neck_03",
-    "RLatissimus",
-    "LLatissimus",
-)
-_FRONT = ("Nose", "REye", "LEye", "RClavicle", "LClavicle")
+_BACK = sk.BACK_OF_TRUNK  # hidden when the person faces the camera
+_FRONT = ("Nose", "REye", "LEye", "RClavicle", "LClavicle")  # hidden from behind (this model's choice)
 
 
 @dataclass(frozen=True)
