@@ -8,6 +8,7 @@ Rows are ordered frame-major, camera-minor, so the views of one frame are adjace
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,8 @@ BOX_MARGIN = 0.15
 def person_boxes(keypoints_px: np.ndarray, visible: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """(T, K, 2) pixels and (T, K) visibility -> (T, 4) boxes x, y, w, h (NaN where nothing is seen)."""
     pts = np.where(visible[..., None], keypoints_px, np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a frame where the camera sees nobody: an all-NaN box, on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanmin(pts, axis=1), np.nanmax(pts, axis=1)
     grow = (hi - lo) * BOX_MARGIN / 2
     lo = np.clip(lo - grow, 0, None)
