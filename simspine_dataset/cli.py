@@ -19,7 +19,6 @@ log = logging.getLogger("simspine")
 
 # Subcommands whose implementation has not landed yet: name -> the issue that builds it.
 PENDING = {
-    "validate": "issue #4 (`simspine validate`)",
     "publish": "issue #4 (`simspine publish`)",
 }
 
@@ -110,6 +109,14 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from simspine_dataset.validate import print_checks, validate
+
+    checks = validate(args.out)
+    print_checks(checks)
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default: capture -> build -> load_dataset -> triangulation."""
     from simspine_dataset.demo import run_demo
@@ -162,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     card.set_defaults(run=_card)
     validate = sub.add_parser("validate", help="check a built folder")
     validate.add_argument("out", type=Path)
-    validate.set_defaults(run=_pending("validate"))
+    validate.set_defaults(run=_validate)
 
     publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
     publish.add_argument("out", type=Path)

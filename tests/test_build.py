@@ -84,3 +84,18 @@ def test_a_corrupt_file_fails_its_sequence_only(capture, tmp_path, capsys) -> No
     assert "FAILED" in printed and "Walking 1.cdf" in printed
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
+
+
+def test_validate_passes_a_good_build_and_fails_a_broken_one(built, tmp_path, capsys) -> None:
+    import pyarrow.parquet as pq
+
+    out, _ = built
+    assert main(["validate", str(out)]) == 0
+    assert "PASS  2D = projection of 3D" in capsys.readouterr().out
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    shard = next(broken.glob("data/default/test/*.parquet"))
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(0, table.num_rows - 4), shard)  # rows lost: counts no longer match
+    assert main(["validate", str(broken)]) == 1
+    assert "FAIL  counts" in capsys.readouterr().out

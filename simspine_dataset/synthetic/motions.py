@@ -36,7 +36,7 @@ def _bump(phase: np.ndarray, centre: float, kappa: float) -> np.ndarray:
 def _cycles(t: np.ndarray, period: float, duty: float, offset: float) -> np.ndarray:
     """Smooth 0..1 plateaus: up for ``duty`` of each ``period`` seconds (hand-to-mouth cycles)."""
     phase = ((t + offset) / period) % 1.0
-    rise, fall = 0.15 * duty, 0.15 * duty
+    rise, fall = 0.3 * duty, 0.3 * duty  # ~0.4 s for a hand-to-mouth movement
     up = _ramp(phase, 0.0, rise) * (1.0 - _ramp(phase, duty - fall, duty))
     return up
 
