@@ -2,9 +2,12 @@
 
 Work folder (the stage order is the layout)::
 
-    OUT/work/1_scale/<subject>.json               per subject: segment factors, height, IK residual
-    OUT/work/2_simulate/<subject>/<sequence>.npz  per sequence: coordinates, keypoints, IK residual
-    OUT/work/3_views/<subject>/<sequence>.parquet per sequence: the dataset rows of its four cameras
+    OUT/work/<hash>/1_scale/<subject>.json               per subject: segment factors, height, residual
+    OUT/work/<hash>/2_simulate/<subject>/<sequence>.npz  per sequence: coordinates, keypoints, residual
+    OUT/work/<hash>/3_views/<subject>/<sequence>.parquet per sequence: the rows of its four cameras
+
+(``<hash>``: the build settings' digest; pseudo-markers from ``--detections`` are computed inside
+the simulate unit, by ``pseudo_markers``.)
     OUT/data/default/{train,test}/shard-NNNNN.parquet, OUT/meta/, OUT/models/, OUT/build_report.json
 
 Every unit writes to a temporary name and renames when complete; its output is its completion
@@ -34,9 +37,9 @@ from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-WORK_SCALE = "work/1_scale/{subject}.json"
-WORK_SIMULATE = "work/2_simulate/{subject}/{sequence}.npz"
-WORK_VIEWS = "work/3_views/{subject}/{sequence}.parquet"
+WORK_SCALE = "work/{config}/1_scale/{subject}.json"  # keyed by the settings' hash: changed settings
+WORK_SIMULATE = "work/{config}/2_simulate/{subject}/{sequence}.npz"  # never reuse stale units
+WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
 SHARD = "data/default/{split}/shard-{index:05d}.parquet"
 ROWS_PER_SHARD = 200_000  # ~1.2 kB a row: ~240 MB, under the ~500 MB target
 ROWS_PER_GROUP = 20_000  # ~24 MB row groups, under the ~100 MB target
@@ -47,6 +50,7 @@ DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av",
 class BuildConfig:
     subjects: tuple[str, ...] | None = None
     workers: int = 1
+    detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
@@ -61,7 +65,9 @@ class BuildConfig:
         )
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """Hash of every setting that changes the output (not ``workers``)."""
+        settings = {k: v for k, v in asdict(self).items() if k != "workers"}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: BuildConfig) -> dict:
@@ -71,7 +77,7 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    path = out / WORK_SCALE.format(subject=subject)
+    path = out / WORK_SCALE.format(config=config.digest(), subject=subject)
     if path.is_file():
         return json.loads(path.read_text())
     spec = model_spec(config.simulation.ik.spine)
@@ -120,13 +126,22 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict, config: BuildConfi
     from simspine_dataset.biomech.model_table import model_spec
     from simspine_dataset.biomech.pipeline import simulate_sequence
 
-    path = out / WORK_SIMULATE.format(subject=record.subject, sequence=record.sequence)
+    path = out / WORK_SIMULATE.format(
+        config=config.digest(), subject=record.subject, sequence=record.sequence
+    )
     if path.is_file():
         with np.load(path) as data:
             return dict(data)
     spec = model_spec(config.simulation.ik.spine)
     model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
-    result = simulate_sequence(record.key, model, load_mocap(record).joints_world_mm, config.simulation)
+    pseudo = None
+    if config.detections:
+        from simspine_dataset.pseudo_markers import pseudo_markers
+
+        pseudo = pseudo_markers(config.detections, record)
+    result = simulate_sequence(
+        record.key, model, load_mocap(record).joints_world_mm, config.simulation, pseudo
+    )
     arrays = {
         "coordinates": result.coordinates.astype(np.float32),
         "keypoints_world_mm": result.keypoints_world_mm.astype(np.float32),
@@ -154,7 +169,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     from simspine_dataset.schema import default_features
     from simspine_dataset.views import view_rows
 
-    path = out / WORK_VIEWS.format(subject=record.subject, sequence=record.sequence)
+    path = out / WORK_VIEWS.format(config=config.digest(), subject=record.subject, sequence=record.sequence)
     if path.is_file():
         return
     coords = simulated["coordinates"].astype(float)
@@ -197,8 +212,13 @@ def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, in
         key=lambda e: (h36m.subject_number(e["subject"]), e["action"], e["subaction"]),
     )
     for split in sorted({config.split_of(e["subject"]) for e in ok}):
-        tables = [pq.read_table(out / WORK_VIEWS.format(subject=e["subject"], sequence=e["sequence"]))
-                  for e in ok if config.split_of(e["subject"]) == split]  # fmt: skip
+        members = [e for e in ok if config.split_of(e["subject"]) == split]
+        tables = [
+            pq.read_table(
+                out / WORK_VIEWS.format(config=config.digest(), subject=e["subject"], sequence=e["sequence"])
+            )
+            for e in members
+        ]
         table = pa.concat_tables(tables)
         for old in (out / SHARD.format(split=split, index=0)).parent.glob("shard-*.parquet"):
             old.unlink()

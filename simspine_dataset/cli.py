@@ -83,7 +83,7 @@ def _build(args: argparse.Namespace) -> int:
     """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
     from simspine_dataset.build import BuildConfig, build
 
-    requested = {"--detections": args.detections, "--model": args.model,
+    requested = {"--model": args.model,
                  "--frames": args.frames != "none", "--executor": args.executor != "local"}  # fmt: skip
     unsupported = [name for name, on in requested.items() if on]
     if unsupported:
