@@ -118,3 +118,23 @@ def test_detections_become_pseudo_markers(tmp_path) -> None:
     report = build(raw, tmp_path / "out", BuildConfig(detections=str(raw / "detections")))
     assert all(e["status"] == "ok" for e in report["sequences"]) and report["config"]["detections"]
     assert pseudo.names == sk.NAMES
+
+
+def test_a_killed_build_resumes_to_the_same_bytes(capture, built, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "simspine_dataset", "build", str(capture), str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("work/*/2_simulate/*/*.npz"))) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-build: some units done, one maybe half-written
+    proc.wait()
+    assert not list(out.glob("data/**/*.parquet"))  # it died before assembling shards
+    assert main(["build", str(capture), str(out)]) == 0
+    assert shard_digests(out) == shard_digests(built[0])
