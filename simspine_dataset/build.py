@@ -51,6 +51,7 @@ class BuildConfig:
     subjects: tuple[str, ...] | None = None
     workers: int = 1
     detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
+    check_videos: bool = True  # False: a mocap-only build (no frames wanted), videos never opened
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
@@ -66,7 +67,7 @@ class BuildConfig:
 
     def digest(self) -> str:
         """Hash of every setting that changes the output (not ``workers``)."""
-        settings = {k: v for k, v in asdict(self).items() if k != "workers"}
+        settings = {k: v for k, v in asdict(self).items() if k not in ("workers", "check_videos")}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -251,7 +252,7 @@ def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig())
     from simspine_dataset.skeleton import write_skeleton_json
 
     out = Path(out)
-    capture = discover(raw, config.subjects)
+    capture = discover(raw, config.subjects, check_videos=config.check_videos)
     by_subject: dict[str, list[SequenceRecord]] = {}
     for record in capture.sequences:
         by_subject.setdefault(record.subject, []).append(record)
