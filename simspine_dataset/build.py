@@ -43,6 +43,7 @@ WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
 SHARD = "data/default/{split}/shard-{index:05d}.parquet"
 ROWS_PER_SHARD = 200_000  # ~1.2 kB a row: ~240 MB, under the ~500 MB target
 ROWS_PER_GROUP = 20_000  # ~24 MB row groups, under the ~100 MB target
+VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
 
 
@@ -176,19 +177,27 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     coords = simulated["coordinates"].astype(float)
     is_translation = np.array([a["unit"] == "mm" for a in kinematic_axes(config.simulation.ik.spine)])
     kinematics = np.where(is_translation, coords * 1000.0, coords)  # metres -> mm, as published
-    rows = view_rows(
-        record.subject,
-        record.action,
-        record.subaction,
-        np.arange(len(coords)),
-        simulated["keypoints_world_mm"].astype(float),
-        kinematics,
-        simulated["ik_marker_rmse_mm"],
-        record.cameras,
-    )
-    table = Dataset.from_dict(rows, features=default_features(coords.shape[1])).data.table
+    features = default_features(coords.shape[1])
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        writer = None
+        for start in range(0, len(coords), VIEW_CHUNK_FRAMES):  # bounded memory on long sequences
+            frames = np.arange(start, min(start + VIEW_CHUNK_FRAMES, len(coords)))
+            keypoints = simulated["keypoints_world_mm"][frames].astype(float)
+            rows = view_rows(
+                record.subject,
+                record.action,
+                record.subaction,
+                frames,
+                keypoints,
+                kinematics[frames],
+                simulated["ik_marker_rmse_mm"][frames],
+                record.cameras,
+            )
+            table = Dataset.from_dict(rows, features=features).data.table
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
 
 
 def _problem_entry(problem: SimspineError) -> dict:
