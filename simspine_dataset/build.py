@@ -168,6 +168,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     import pyarrow.parquet as pq
     from datasets import Dataset
 
+    from simspine_dataset.geometry.transforms import coordinates_to_published
     from simspine_dataset.schema import default_features
     from simspine_dataset.views import view_rows
 
@@ -176,7 +177,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
         return
     coords = simulated["coordinates"].astype(float)
     is_translation = np.array([a["unit"] == "mm" for a in kinematic_axes(config.simulation.ik.spine)])
-    kinematics = np.where(is_translation, coords * 1000.0, coords)  # metres -> mm, as published
+    kinematics = coordinates_to_published(coords, is_translation)
     features = default_features(coords.shape[1])
     with atomic_path(path) as tmp:
         writer = None

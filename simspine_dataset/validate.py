@@ -91,12 +91,34 @@ def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[float, float]:
     return worst_rigid, worst_other
 
 
+def _scan_split(out: Path, split: str, columns: list[str], stats: dict, model, is_translation) -> int:
+    """Accumulate one split's maxima and angles into ``stats``; returns its row count."""
+    from simspine_dataset.biomech.curvature import curvature_angles
+    from simspine_dataset.geometry.transforms import coordinates_from_published
+
+    n = 0
+    for batch in _batches(out, split, columns):
+        n += len(batch["subject"])
+        stats["finite"] &= all(np.isfinite(batch[k]).all() for k in FINITE_COLUMNS)
+        px, mm = _projection_errors(batch)
+        stats["px"], stats["mm"] = max(stats["px"], px), max(stats["mm"], mm)
+        first = batch["camera"] == batch["camera"][0]  # one camera: each frame once
+        keys = np.char.add(
+            np.char.add(batch["subject"][first].astype(str), batch["action"][first].astype(str)),
+            batch["subaction"][first].astype(str),
+        )
+        rigid, other = _bone_spread(batch["keypoints_3d_world_mm"][first].astype(float), keys)
+        stats["rigid"], stats["other"] = max(stats["rigid"], rigid), max(stats["other"], other)
+        coordinates = coordinates_from_published(batch["kinematics"][first], is_translation)
+        stats["angles"].append(curvature_angles(model, coordinates))
+    return n
+
+
 def validate(out: str | Path) -> list[Check]:
     """Run every check on a build folder."""
     import pyarrow.parquet as pq
     from datasets import Features
 
-    from simspine_dataset.biomech.curvature import curvature_angles
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
     from simspine_dataset.schema import default_features
@@ -112,7 +134,7 @@ def validate(out: str | Path) -> list[Check]:
         Check("schema", bool(shards) and all(same), f"{sum(same)}/{len(shards)} shards, Q = {len(axes)}")
     )
     model = KinematicModel(model_spec(report["config"]["simulation"]["ik"]["spine"]))
-    to_table = np.array([1.0 if a["unit"] == "deg" else 1e-3 for a in axes])  # mm -> m for the model
+    is_translation = np.array([a["unit"] == "mm" for a in axes])
     stats = {"rows": {}, "finite": True, "px": 0.0, "mm": 0.0, "rigid": 0.0, "other": 0.0, "angles": []}
     columns = [
         "subject",
@@ -129,23 +151,7 @@ def validate(out: str | Path) -> list[Check]:
         "kinematics",
     ]
     for split in report["rows"]:
-        n = 0
-        for batch in _batches(out, split, columns):
-            n += len(batch["subject"])
-            stats["finite"] &= all(np.isfinite(batch[k]).all() for k in FINITE_COLUMNS)
-            px, mm = _projection_errors(batch)
-            stats["px"], stats["mm"] = max(stats["px"], px), max(stats["mm"], mm)
-            first = batch["camera"] == batch["camera"][0]  # one camera: each frame once
-            keys = np.char.add(
-                np.char.add(batch["subject"][first].astype(str), batch["action"][first].astype(str)),
-                batch["subaction"][first].astype(str),
-            )
-            rigid, other = _bone_spread(batch["keypoints_3d_world_mm"][first].astype(float), keys)
-            stats["rigid"], stats["other"] = max(stats["rigid"], rigid), max(stats["other"], other)
-            stats["angles"].append(
-                curvature_angles(model, batch["kinematics"][first].astype(float) * to_table)
-            )
-        stats["rows"][split] = n
+        stats["rows"][split] = _scan_split(out, split, columns, stats, model, is_translation)
     lordosis = np.concatenate([a["lordosis_deg"] for a in stats["angles"]])
     kyphosis = np.concatenate([a["kyphosis_deg"] for a in stats["angles"]])
     checks += [

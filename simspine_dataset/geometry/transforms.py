@@ -66,3 +66,13 @@ def camera_to_world(
     if points.ndim < 2:
         raise ShapeError(f"points_camera_mm must have shape (..., N, 3), got {points.shape}")
     return np.einsum("...ji,...nj->...ni", rotation, points - translation[..., None, :])
+
+
+def coordinates_to_published(coordinates: np.ndarray, is_translation: np.ndarray) -> np.ndarray:
+    """Model coordinates in OpenSim units (deg, m) -> the dataset's ``kinematics`` (deg, mm). (..., Q)."""
+    return np.where(is_translation, np.asarray(coordinates, dtype=np.float64) * MM_PER_M, coordinates)
+
+
+def coordinates_from_published(kinematics: np.ndarray, is_translation: np.ndarray) -> np.ndarray:
+    """The dataset's ``kinematics`` (deg, mm) -> model coordinates in OpenSim units (deg, m). (..., Q)."""
+    return np.where(is_translation, np.asarray(kinematics, dtype=np.float64) / MM_PER_M, kinematics)

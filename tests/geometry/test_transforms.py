@@ -36,3 +36,12 @@ def test_world_camera_round_trip_and_centre() -> None:
     )
     centre = world_to_camera(camera.center_mm[None], camera.rotation, camera.translation_mm)
     np.testing.assert_allclose(centre, 0.0, atol=1e-9)
+
+
+def test_published_kinematics_round_trip() -> None:
+    from simspine_dataset.geometry.transforms import coordinates_from_published, coordinates_to_published
+
+    q = np.array([[12.5, 0.95, -3.0]])  # deg, m, deg
+    mask = np.array([False, True, False])
+    np.testing.assert_allclose(coordinates_to_published(q, mask), [[12.5, 950.0, -3.0]])
+    np.testing.assert_allclose(coordinates_from_published(coordinates_to_published(q, mask), mask), q)
