@@ -285,6 +285,8 @@ def solve_ik_opensim(
     ``updateMarkerWeight``; a marker absent (weight 0) in frame 0 must not be required later."""
     import opensim as osim
 
+    from simspine_dataset.biomech.osim import read_coordinate
+
     table = osim.TimeSeriesTableVec3()
     table.setColumnLabels(osim.StdVectorString(list(obs.names)))
     for t in range(obs.n_frames):
@@ -314,9 +316,7 @@ def solve_ik_opensim(
                 solver.updateMarkerWeight(obs.names[k], float(obs.weights[t, k]))
             solver.track(state)
         for i, name in enumerate(names):
-            c = coords.get(name)
-            v = c.getValue(state)
-            out[t, i] = v if c.getMotionType() == 2 else np.degrees(v)  # 2: translational
+            out[t, i] = read_coordinate(coords.get(name), state)
         for m in range(solver.getNumMarkersInUse()):
             name = solver.getMarkerNameForIndex(m)
             errors[t, order[name]] = solver.computeCurrentMarkerError(name)

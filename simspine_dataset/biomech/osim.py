@@ -186,6 +186,22 @@ def load_osim(path: str | Path):
     return osim.Model(str(path))
 
 
+_TRANSLATIONAL = 2  # OpenSim's Coordinate::MotionType::Translational
+
+
+def read_coordinate(coordinate, state) -> float:
+    """An OpenSim coordinate's value in table units: metres if translational, else degrees
+    (rotational and coupled ones are radians inside OpenSim)."""
+    value = coordinate.getValue(state)
+    return value if coordinate.getMotionType() == _TRANSLATIONAL else math.degrees(value)
+
+
+def write_coordinate(coordinate, state, value: float) -> None:
+    """Set an OpenSim coordinate from table units (the inverse of ``read_coordinate``)."""
+    internal = value if coordinate.getMotionType() == _TRANSLATIONAL else math.radians(value)
+    coordinate.setValue(state, internal, False)
+
+
 def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
     """Set the independent coordinates (table units) and every rhythm-dependent one."""
     coords = model.getCoordinateSet()

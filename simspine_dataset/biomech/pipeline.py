@@ -18,7 +18,7 @@ from simspine_dataset.biomech.scaling import SubjectScale, scale_subject
 from simspine_dataset.biomech.vertebrae import merge_keypoints, simulated_keypoints
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.geometry.filters import lowpass
-from simspine_dataset.geometry.transforms import world_mm_to_opensim_m
+from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def simulate_sequence(
         result.coordinate_names,
         result.coordinates,
         keypoints,
-        result.marker_rmse_m * 1e3,
+        result.marker_rmse_m * MM_PER_M,
         merged,
     )
 

@@ -28,6 +28,7 @@ import numpy as np
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.ik import MarkerObservations, solve_ik_opensim
 from simspine_dataset.biomech.model_table import h36m_marker_name
+from simspine_dataset.biomech.osim import marker_positions, write_coordinate
 from simspine_dataset.biomech.scaling import SEGMENT_PAIRS
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import MetadataError
@@ -67,12 +68,6 @@ class UserModel:
         return model
 
 
-def _their_positions(model, state, names: list[str]) -> np.ndarray:
-    from simspine_dataset.biomech.osim import marker_positions
-
-    return marker_positions(model, state, names)
-
-
 def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
     """Scale the user's model: per segment, the median marker-pair distance over the same distance
     on the unscaled model (at its default pose), applied with ``Model.scale``. joints (T, 32, 3) m."""
@@ -87,7 +82,7 @@ def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
             names = [user.markers.get(h36m_marker_name(a)), user.markers.get(h36m_marker_name(b))]
             if None in names:
                 continue
-            generic = _their_positions(model, state, names)
+            generic = marker_positions(model, state, names)
             measured = np.nanmedian(np.linalg.norm(joints_m[:, a] - joints_m[:, b], axis=-1))
             ratios.append(measured / np.linalg.norm(generic[0] - generic[1]))
         factor = float(np.mean(ratios)) if ratios else 1.0
@@ -118,8 +113,7 @@ def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: Simu
             c = coords.get(name)
             if c.getLocked(state):
                 continue
-            value = result.coordinates[t, j]
-            c.setValue(state, value if c.getMotionType() == 2 else np.radians(value), False)
+            write_coordinate(c, state, result.coordinates[t, j])
         model.realizePosition(state)
-        keypoints[t, [i for i, _ in mapped]] = _their_positions(model, state, [m for _, m in mapped])
+        keypoints[t, [i for i, _ in mapped]] = marker_positions(model, state, [m for _, m in mapped])
     return result, opensim_m_to_world_mm(keypoints)
