@@ -28,7 +28,8 @@ def test_detector_noise_gives_realistic_errors(dataset) -> None:
     results = evaluate(str(dataset), "test", "noisy", seed=1)
     mean = results["mpjpe_mm"]["Mean"]
     assert 2.0 < mean["All"] < 60.0
-    assert results["p_mpjpe_mm"]["Mean"]["All"] <= mean["All"]
+    # the noise model makes the back-of-trunk keypoints (the spine) harder than the limbs
+    assert mean["S_L"] > mean["B"]
 
 
 def test_predictions_file_input(dataset, tmp_path) -> None:

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the mmpose 1.3.2 stack into .venv on CPU torch 2.13 / Python 3.11. Idempotent.
+#
+#   mmcv 2.1.0     built from source with its ops (no CPU wheel exists for torch 2.13; ~10 min on 2 cores).
+#                  The built wheel is cached in $SIMSPINE_WHEEL_CACHE (default ~/.cache/simspine/wheels)
+#                  and reused by later runs and other clones.
+#   mmengine 0.10.7, mmdet 3.2.0, mmpose 1.3.2
+#                  installed --no-deps: their declared opencv-python would shadow the headless OpenCV we
+#                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
+#                  Their real runtime requirements are listed below and installed explicitly.
+#   xtcocotools    built from source against the numpy 2 in .venv (the PyPI wheels are built on numpy 1).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=.venv/bin/python
+[ -x "$PY" ] || { echo "run scripts/setup.sh first (needs .venv)" >&2; exit 1; }
+if "$PY" -c 'import mmpose, mmdet, mmcv.ops, xtcocotools' 2>/dev/null \
+    && "$PY" -c 'import mmcv, mmpose, mmdet, mmengine; assert (mmcv.__version__, mmpose.__version__, mmdet.__version__, mmengine.__version__) == ("2.1.0", "1.3.2", "3.2.0", "0.10.7")' 2>/dev/null; then
+  exit 0
+fi
+CACHE="${SIMSPINE_WHEEL_CACHE:-$HOME/.cache/simspine/wheels}"
+mkdir -p "$CACHE"
+PIP=("$PY" -m pip install --quiet)
+
+"${PIP[@]}" "torch==2.13.0"
+# Runtime requirements of mmengine, mmcv, mmdet and mmpose that are not already simspine dependencies.
+"${PIP[@]}" addict yapf termcolor rich pyyaml packaging matplotlib shapely terminaltables \
+  json_tricks munkres pycocotools cython "setuptools<80" wheel ninja  # mmcv's setup.py imports pkg_resources
+
+if ! ls "$CACHE"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+  echo "building mmcv 2.1.0 with ops from source (once; cached in $CACHE) ..." >&2
+  MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="$(nproc)" \
+    "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$CACHE" mmcv==2.1.0
+fi
+if ! ls "$CACHE"/xtcocotools-*.whl >/dev/null 2>&1; then
+  "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-binary xtcocotools --wheel-dir "$CACHE" xtcocotools
+fi
+"${PIP[@]}" --no-deps "$CACHE"/mmcv-2.1.0-*.whl "$CACHE"/xtcocotools-*.whl \
+  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2
+"$PY" -c 'import mmcv.ops, mmpose, mmdet, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'
