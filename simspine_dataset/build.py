@@ -5,15 +5,16 @@ Work folder (the stage order is the layout)::
     OUT/work/<hash>/1_scale/<subject>.json               per subject: segment factors, height, residual
     OUT/work/<hash>/2_simulate/<subject>/<sequence>.npz  per sequence: coordinates, keypoints, residual
     OUT/work/<hash>/3_views/<subject>/<sequence>.parquet per sequence: the rows of its four cameras
+    OUT/work/<hash>/4_frames/<frames>/<subject>/<sequence>.parquet  with --frames: images (``frames``)
 
-(``<hash>``: the build settings' digest; pseudo-markers from ``--detections`` are computed inside
-the simulate unit, by ``pseudo_markers``.)
-    OUT/data/default/{train,test}/shard-NNNNN.parquet, OUT/meta/, OUT/models/, OUT/build_report.json
+(``<hash>``: the digest of the settings that change the simulation; ``<frames>``: the frames
+settings' key; pseudo-markers from ``--detections`` are computed inside the simulate unit, by
+``pseudo_markers``.) Then ``shards`` (``simspine_dataset.shards``) assembles
+    OUT/data/{default,frames}/{train,test}/shard-NNNNN.parquet, OUT/meta/, OUT/models/, OUT/build_report.json
 
 Every unit writes to a temporary name and renames when complete; its output is its completion
 marker, so a re-run skips finished units. A failing sequence is reported by name and the others go
-on. Sequences run in ``workers`` processes. Shards are assembled in a fixed order (split, subject,
-action, subaction, frame, camera) with fixed row-group sizes, so two builds give the same bytes.
+on. Sequences run in ``workers`` processes (or on a datatrove executor: ``distributed``).
 """
 
 from __future__ import annotations
@@ -33,17 +34,17 @@ from simspine_dataset import h36m
 from simspine_dataset.capture import SequenceRecord, discover, load_mocap
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import SimspineError
+from simspine_dataset.frames import FramesConfig
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-WORK_SCALE = "work/{config}/1_scale/{subject}.json"  # keyed by the settings' hash: changed settings
+WORK_SCALE = "work/{config}/1_scale/{subject}.{inputs}.json"  # keyed by the settings' hash: changed settings
 WORK_SIMULATE = "work/{config}/2_simulate/{subject}/{sequence}.npz"  # never reuse stale units
 WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
-SHARD = "data/default/{split}/shard-{index:05d}.parquet"
-ROWS_PER_SHARD = 200_000  # ~1.2 kB a row: ~240 MB, under the ~500 MB target
-ROWS_PER_GROUP = 20_000  # ~24 MB row groups, under the ~100 MB target
+WORK_FRAMES = "work/{config}/4_frames/{frames}/{subject}/{sequence}.parquet"
 VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
+FRAME_CHUNK_FRAMES = 250  # mocap frames whose images are decoded at a time (x 4 cameras)
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
 
 
@@ -53,6 +54,8 @@ class BuildConfig:
     workers: int = 1
     detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
     check_videos: bool = True  # False: a mocap-only build (no frames wanted), videos never opened
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    release: str = "full"  # full | public (annotations only: see shards.PUBLIC_DROPPED)
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
@@ -67,25 +70,56 @@ class BuildConfig:
         )
 
     def digest(self) -> str:
-        """Hash of every setting that changes the output (not ``workers``)."""
-        settings = {k: v for k, v in asdict(self).items() if k not in ("workers", "check_videos")}
+        """Hash of every setting that changes the simulated rows (not how they are run, framed or
+        released: those have their own keys or act at the shards)."""
+        ignored = ("workers", "check_videos", "frames", "release")
+        settings = {k: v for k, v in asdict(self).items() if k not in ignored}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: BuildConfig) -> dict:
-    """Scale one subject (skipped when its result exists); writes models/<subject>.osim too."""
+def _fingerprint(paths) -> str:
+    """Identity of input files (name, size, modification time): a changed input is a new unit."""
+    stats = [(Path(p).name, Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:10]
+
+
+def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = False) -> dict[str, str]:
+    """The fields of a sequence unit's work path: settings digest, subject, and the sequence name
+    with its inputs' fingerprint (the mocap CDF; the videos too for the frames unit)."""
+    inputs = [record.files.d3_positions]
+    if with_videos:
+        inputs += [record.files.videos[c] for c in record.camera_ids]
+    return {
+        "config": config.digest(),
+        "frames": config.frames.key,
+        "subject": record.subject,
+        "sequence": f"{record.sequence}.{_fingerprint(inputs)}",
+    }
+
+
+def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: BuildConfig) -> dict | None:
+    """Scale one subject (skipped when its result exists); writes models/<subject>.osim too.
+    Sequences whose mocap cannot be read are left out here and fail in their own unit; None when
+    none can be read."""
     from simspine_dataset.biomech.model_table import model_spec
     from simspine_dataset.biomech.osim import write_osim
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    path = out / WORK_SCALE.format(config=config.digest(), subject=subject)
+    inputs = _fingerprint([r.files.d3_positions for r in records])
+    path = out / WORK_SCALE.format(config=config.digest(), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())
+    mocap = []
+    for record in records:
+        try:
+            mocap.append(load_mocap(record).joints_world_mm)
+        except SimspineError as e:
+            log.warning("scaling %s without %s: %s", subject, record.sequence, e)
+    if not mocap:
+        return None
     spec = model_spec(config.simulation.ik.spine)
-    scale = scale_from_mocap(
-        subject, [load_mocap(r).joints_world_mm for r in records], config.simulation, spec
-    )
+    scale = scale_from_mocap(subject, mocap, config.simulation, spec)
     write_osim(
         scale_opensim_model(spec, scale.segment_factors, scale.mass_kg), out / "models" / f"{subject}.osim"
     )
@@ -94,7 +128,7 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     return result
 
 
-def _sequence_unit(out: Path, record: SequenceRecord, scale: dict, config: BuildConfig) -> dict:
+def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
     """Simulate one sequence and write its rows; returns its report entry (never raises on bad input)."""
     start = time.perf_counter()
     entry = {
@@ -103,10 +137,15 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict, config: Build
         "action": record.action,
         "subaction": record.subaction,
         "frames": record.n_frames,
+        "units": {"default": unit_key(record, config)},
     }
+    if config.frames.mode != "none":
+        entry["units"]["frames"] = unit_key(record, config, with_videos=True)
     try:
         simulated = _simulate(out, record, scale, config)
         _views(out, record, simulated, config)
+        if config.frames.mode != "none":
+            _frames(out, record, config)
         rmse = simulated["ik_marker_rmse_mm"]
         entry |= {
             "status": "ok",
@@ -123,17 +162,16 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict, config: Build
     return entry
 
 
-def _simulate(out: Path, record: SequenceRecord, scale: dict, config: BuildConfig) -> dict:
+def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
     from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
     from simspine_dataset.biomech.model_table import model_spec
     from simspine_dataset.biomech.pipeline import simulate_sequence
 
-    path = out / WORK_SIMULATE.format(
-        config=config.digest(), subject=record.subject, sequence=record.sequence
-    )
+    path = out / WORK_SIMULATE.format(**unit_key(record, config))
     if path.is_file():
         with np.load(path) as data:
             return dict(data)
+    joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
     spec = model_spec(config.simulation.ik.spine)
     model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
     pseudo = None
@@ -141,9 +179,7 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict, config: BuildConfi
         from simspine_dataset.pseudo_markers import pseudo_markers
 
         pseudo = pseudo_markers(config.detections, record)
-    result = simulate_sequence(
-        record.key, model, load_mocap(record).joints_world_mm, config.simulation, pseudo
-    )
+    result = simulate_sequence(record.key, model, joints, config.simulation, pseudo)
     arrays = {
         "coordinates": result.coordinates.astype(np.float32),
         "keypoints_world_mm": result.keypoints_world_mm.astype(np.float32),
@@ -172,7 +208,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     from simspine_dataset.schema import default_features
     from simspine_dataset.views import view_rows
 
-    path = out / WORK_VIEWS.format(config=config.digest(), subject=record.subject, sequence=record.sequence)
+    path = out / WORK_VIEWS.format(**unit_key(record, config))
     if path.is_file():
         return
     coords = simulated["coordinates"].astype(float)
@@ -201,6 +237,43 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
             writer.close()
 
 
+def _frames(out: Path, record: SequenceRecord, config: BuildConfig) -> None:
+    """Images of every ``stride``-th frame of the sequence's views (``frames.frame_images``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from simspine_dataset.frames import frame_images
+    from simspine_dataset.schema import frames_features
+
+    key = unit_key(record, config)
+    path = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
+    if path.is_file():
+        return
+    views = pq.read_table(out / WORK_VIEWS.format(**key))
+    wanted = np.flatnonzero(views.column("frame").to_numpy() % config.frames.stride == 0)
+    schema = None
+    videos = {c: str(p) for c, p in record.files.videos.items()}
+    with atomic_path(path) as tmp:
+        writer = None
+        for start in range(0, len(wanted), FRAME_CHUNK_FRAMES * len(record.cameras)):
+            rows = views.take(wanted[start : start + FRAME_CHUNK_FRAMES * len(record.cameras)])
+            columns = {name: rows.column(name).to_numpy(zero_copy_only=False) for name in
+                       ("camera", "frame", "image_size", "bbox_xywh_px")}  # fmt: skip
+            for name in ("image_size", "bbox_xywh_px"):
+                columns[name] = np.stack(columns[name])
+            images, crops = frame_images(columns, videos, config.frames)
+            schema = schema or frames_features(len(rows.column("kinematics")[0])).arrow_schema
+            table = rows.append_column("image", pa.array(images, schema.field("image").type))
+            table = table.append_column(
+                "crop_xywh_px", pa.array(list(crops), schema.field("crop_xywh_px").type)
+            )
+            table = table.select(schema.names).cast(schema)
+            writer = writer or pq.ParquetWriter(tmp, schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+
+
 def _problem_entry(problem: SimspineError) -> dict:
     """A discovery problem as a failed entry of the report (the file is named in the message)."""
     return {"subject": "", "sequence": str(getattr(problem, "path", "")), "status": "failed",
@@ -211,38 +284,31 @@ def _job(args: tuple) -> dict:
     return _sequence_unit(*args)
 
 
-def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, int]:
-    """Assemble the per-sequence rows into the split shards, in a fixed order. Returns rows per split."""
-    import datasets  # noqa: F401 - registers its Arrow extension types (Array2D) before reading
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, int]]:
+    """Assemble every config's shards from the finished units, in a fixed order; returns rows per
+    config and split."""
+    import shutil
 
-    counts: dict[str, int] = {}
+    from simspine_dataset.shards import write_split
+
     ok = sorted(
         (e for e in entries if e["status"] == "ok"),
         key=lambda e: (h36m.subject_number(e["subject"]), e["action"], e["subaction"]),
     )
-    for split in sorted({config.split_of(e["subject"]) for e in ok}):
-        members = [e for e in ok if config.split_of(e["subject"]) == split]
-        tables = [
-            pq.read_table(
-                out / WORK_VIEWS.format(config=config.digest(), subject=e["subject"], sequence=e["sequence"])
-            )
-            for e in members
-        ]
-        table = pa.concat_tables(tables)
-        for old in (out / SHARD.format(split=split, index=0)).parent.glob("shard-*.parquet"):
-            old.unlink()
-        for index, start in enumerate(range(0, table.num_rows, ROWS_PER_SHARD)):
-            with atomic_path(out / SHARD.format(split=split, index=index)) as tmp:
-                pq.write_table(
-                    table.slice(start, ROWS_PER_SHARD),
-                    tmp,
-                    row_group_size=ROWS_PER_GROUP,
-                    compression="zstd",
-                    write_page_index=True,
-                )
-        counts[split] = table.num_rows
+    sources = {"default": WORK_VIEWS}
+    if config.frames.mode != "none":
+        sources["frames"] = WORK_FRAMES
+    elif (out / "data" / "frames").exists():
+        shutil.rmtree(out / "data" / "frames")  # frames of an earlier build with other settings
+    counts: dict[str, dict[str, int]] = {}
+    for name, template in sources.items():
+        for split in sorted({config.split_of(e["subject"]) for e in ok}):
+            paths = [
+                out / template.format(**e["units"][name])
+                for e in ok
+                if config.split_of(e["subject"]) == split
+            ]
+            counts.setdefault(name, {})[split] = write_split(out, name, split, paths, config.release)
     return counts
 
 
@@ -285,7 +351,8 @@ def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig())
         "config_hash": config.digest(),
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "versions": _versions(),
-        "rows": counts,
+        "rows": counts["default"] if counts else {},  # default config, per split
+        "frames_rows": counts.get("frames", {}),  # frames config, per split (with --frames)
         "sequences": entries,
     }
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))

@@ -47,7 +47,11 @@ def _tables(report: dict) -> dict[str, str]:
     keypoints = "\n".join(
         f"| {i} | {k.name} | {k.meaning} | {k.source} | {k.sigma} |" for i, k in enumerate(sk.KEYPOINTS)
     )
-    splits = "\n".join(f"| {split} | {rows:,} |" for split, rows in sorted(report.get("rows", {}).items()))
+    frames = report.get("frames_rows", {})
+    splits = "\n".join(
+        f"| {split} | {rows:,} | {frames[split]:,} |" if split in frames else f"| {split} | {rows:,} | - |"
+        for split, rows in sorted(report.get("rows", {}).items())
+    )
     failed = [e for e in report.get("sequences", []) if e.get("status") != "ok"]
     return {
         "columns": columns,

@@ -82,16 +82,24 @@ def _capture_demo(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
     from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.frames import FramesConfig
 
-    requested = {"--model": args.model,
-                 "--frames": args.frames != "none", "--executor": args.executor != "local"}  # fmt: skip
+    requested = {"--model": args.model, "--executor": args.executor != "local"}
     unsupported = [name for name, on in requested.items() if on]
     if unsupported:
         print(f"simspine build: {', '.join(unsupported)} not implemented yet (issue #4).", file=sys.stderr)
         return 2
-    report = build(
-        args.raw, args.out, BuildConfig(tuple(args.subjects) if args.subjects else None, args.workers)
+    if args.release == "public" and args.frames != "none":
+        print("simspine build: a public release holds annotations only; drop --frames.", file=sys.stderr)
+        return 2
+    config = BuildConfig(
+        subjects=tuple(args.subjects) if args.subjects else None,
+        workers=args.workers,
+        detections=str(args.detections) if args.detections else None,
+        frames=FramesConfig(args.frames, args.frame_stride, args.crop_size, args.jpeg_quality),
+        release=args.release,
     )
+    report = build(args.raw, args.out, config)
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
     print(
         f"built {args.out}: rows {report['rows']}, {len(report['sequences']) - len(failed)} sequences ok, "
@@ -158,7 +166,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--detections", type=Path)
     build.add_argument("--subjects", nargs="+")
     build.add_argument("--frames", choices=["none", "crop", "full"], default="none")
-    build.add_argument("--frame-stride", type=int, default=1)
+    build.add_argument("--frame-stride", type=int, default=10, help="every Nth mocap frame gets images")
+    build.add_argument("--crop-size", type=int, default=256, help="side of the square crops, px")
+    build.add_argument("--jpeg-quality", type=int, default=90)
+    build.add_argument(
+        "--release",
+        choices=["full", "public"],
+        default="full",
+        help="public: annotations only (no frames, no Human3.6M joint coordinates)",
+    )
     build.add_argument("--workers", type=int, default=1)
     build.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
     build.add_argument("--model", type=Path, help="a user-supplied .osim model")

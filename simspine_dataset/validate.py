@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.shards import PUBLIC_HIDDEN
 
 RIGID_BONES = (
     ("RShoulder", "RElbow"),
@@ -86,8 +87,8 @@ def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[float, float]:
         )
         spread = lengths.std(axis=0)
         is_rigid = np.array([bone in rigid for bone in sk.BONES])
-        worst_rigid = max(worst_rigid, float(spread[is_rigid].max()))
-        worst_other = max(worst_other, float(spread[~is_rigid].max()))
+        worst_rigid = max(worst_rigid, float(np.nanmax(spread[is_rigid], initial=0.0)))
+        worst_other = max(worst_other, float(np.nanmax(spread[~is_rigid], initial=0.0)))
     return worst_rigid, worst_other
 
 
@@ -99,7 +100,10 @@ def _scan_split(out: Path, split: str, columns: list[str], stats: dict, model, i
     n = 0
     for batch in _batches(out, split, columns):
         n += len(batch["subject"])
-        stats["finite"] &= all(np.isfinite(batch[k]).all() for k in FINITE_COLUMNS)
+        stats["finite"] &= all(
+            np.isfinite(batch[k][:, stats["keypoints"]] if k.startswith("keypoints") else batch[k]).all()
+            for k in FINITE_COLUMNS
+        )
         px, mm = _projection_errors(batch)
         stats["px"], stats["mm"] = max(stats["px"], px), max(stats["mm"], mm)
         first = batch["camera"] == batch["camera"][0]  # one camera: each frame once
@@ -135,7 +139,18 @@ def validate(out: str | Path) -> list[Check]:
     )
     model = KinematicModel(model_spec(report["config"]["simulation"]["ik"]["spine"]))
     is_translation = np.array([a["unit"] == "mm" for a in axes])
-    stats = {"rows": {}, "finite": True, "px": 0.0, "mm": 0.0, "rigid": 0.0, "other": 0.0, "angles": []}
+    public = report["config"].get("release") == "public"  # hidden keypoints are NaN on purpose
+    keypoints = [i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN]
+    stats = {
+        "keypoints": keypoints,
+        "rows": {},
+        "finite": True,
+        "px": 0.0,
+        "mm": 0.0,
+        "rigid": 0.0,
+        "other": 0.0,
+        "angles": [],
+    }
     columns = [
         "subject",
         "action",
@@ -156,6 +171,7 @@ def validate(out: str | Path) -> list[Check]:
     kyphosis = np.concatenate([a["kyphosis_deg"] for a in stats["angles"]])
     checks += [
         Check("counts", stats["rows"] == report["rows"], f"rows {stats['rows']} (report {report['rows']})"),
+        *_frames_checks(out, report),
         Check("finite", bool(stats["finite"]), "3D keypoints, cameras, kinematics"),
         Check(
             "2D = projection of 3D", stats["px"] < 0.01, f"max {stats['px']:.5f} px over visible keypoints"
@@ -175,6 +191,40 @@ def validate(out: str | Path) -> list[Check]:
         ),
     ]
     return checks
+
+
+def _frames_checks(out: Path, report: dict) -> list[Check]:
+    """With a ``frames`` config: its row counts, and every shard's first image decodes at the
+    configured size."""
+    import io
+
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    expected = report.get("frames_rows") or {}
+    if not expected:
+        return []
+    rows = {
+        split: sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob(f"data/frames/{split}/*.parquet"))
+        for split in expected
+    }
+    frames = report["config"]["frames"]
+    sizes = set()
+    for shard in sorted(out.glob("data/frames/*/*.parquet")):
+        first = (
+            pq.ParquetFile(shard)
+            .read_row_group(0, columns=["image", "image_size"])
+            .slice(0, 1)
+            .to_pylist()[0]
+        )
+        sizes.add(Image.open(io.BytesIO(first["image"]["bytes"])).size)
+        if frames["mode"] == "full":
+            sizes.add(tuple(first["image_size"]))
+    want = {(frames["size_px"], frames["size_px"])} if frames["mode"] == "crop" else None
+    return [
+        Check("frames counts", rows == expected, f"rows {rows} (report {expected})"),
+        Check("frames images", (sizes == want) if want else len(sizes) == 1, f"image sizes {sorted(sizes)}"),
+    ]
 
 
 def print_checks(checks: list[Check]) -> None:

@@ -75,15 +75,49 @@ def test_rebuild_is_byte_identical_and_resumes(capture, built, tmp_path) -> None
     assert lost.is_file() and shard_digests(again) == shard_digests(out)
 
 
-def test_a_corrupt_file_fails_its_sequence_only(capture, tmp_path, capsys) -> None:
+def _corrupt_cdf(raw):
+    path = raw / "S9/MyPoseFeatures/D3_Positions/Walking 1.cdf"
+    path.write_bytes(b"\x00" * 100)
+    return path.name
+
+
+def _truncated_mp4(raw):
+    path = raw / "S9/Videos/Walking 1.58860488.mp4"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path.name
+
+
+def _missing_camera(raw):
+    path = raw / "S9/Videos/Walking 1.60457274.mp4"
+    path.unlink()
+    return path.name
+
+
+def _nan_block(raw):
+    from simspine_dataset.io import cdf
+
+    path = raw / "S9/MyPoseFeatures/D3_Positions/Walking 1.cdf"
+    pose = cdf.read_pose(path, 3)
+    pose[3:6] = np.nan
+    cdf.write_pose(path, pose)
+    return path.name
+
+
+@pytest.mark.parametrize("damage", [_corrupt_cdf, _truncated_mp4, _missing_camera, _nan_block])
+def test_bad_input_fails_its_sequence_only(capture, built, damage, tmp_path, capsys) -> None:
     raw = tmp_path / "raw"
     shutil.copytree(capture, raw)
-    (raw / "S9/MyPoseFeatures/D3_Positions/Walking 1.cdf").write_bytes(b"\x00" * 100)
-    assert main(["build", str(raw), str(tmp_path / "out")]) == 1
+    name = damage(raw)
+    out = tmp_path / "out"
+    shutil.copytree(built[0] / "work", out / "work")  # finished units are reused: only the damage is new
+    assert main(["build", str(raw), str(out)]) == 1
     printed = capsys.readouterr().out
-    assert "FAILED" in printed and "Walking 1.cdf" in printed
-    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    assert "FAILED" in printed and name in printed
+    report = json.loads((out / "build_report.json").read_text())
+    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    assert len(failed) == 1 and name in failed[0]["error"]
     assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
+    assert report["rows"]["train"] == built[1]["rows"]["train"]  # the other subject is untouched
 
 
 def test_validate_passes_a_good_build_and_fails_a_broken_one(built, tmp_path, capsys) -> None:
@@ -138,3 +172,72 @@ def test_a_killed_build_resumes_to_the_same_bytes(capture, built, tmp_path) -> N
     assert not list(out.glob("data/**/*.parquet"))  # it died before assembling shards
     assert main(["build", str(capture), str(out)]) == 0
     assert shard_digests(out) == shard_digests(built[0])
+
+
+def test_torch_format_gives_documented_shapes(built) -> None:
+    import torch
+    from datasets import load_dataset
+
+    ds = load_dataset(str(built[0]), split="test").with_format("torch")
+    batch = ds[:8]
+    documented = {
+        "keypoints_3d_world_mm": (8, 37, 3), "keypoints_3d_camera_mm": (8, 37, 3),
+        "keypoints_2d_px": (8, 37, 2), "keypoints_visible": (8, 37), "bbox_xywh_px": (8, 4),
+        "camera_intrinsics": (8, 9), "camera_rotation": (8, 3, 3), "camera_translation_mm": (8, 3),
+        "image_size": (8, 2),
+    }  # fmt: skip
+    assert {name: tuple(batch[name].shape) for name in documented} == documented
+    assert (
+        batch["keypoints_3d_world_mm"].dtype == torch.float32
+        and batch["keypoints_visible"].dtype == torch.bool
+    )
+
+
+def test_frames_config_crops_around_the_person(capture, built, tmp_path) -> None:
+    from datasets import load_dataset
+
+    from simspine_dataset.frames import FramesConfig, crop_image
+    from simspine_dataset.io.video import read_frames
+
+    out = tmp_path / "frames"
+    shutil.copytree(built[0] / "work", out / "work")
+    report = build(capture, out, BuildConfig(frames=FramesConfig("crop", stride=5, size_px=64)))
+    assert (
+        shard_digests(out)["data/default/test/shard-00000.parquet"]
+        == shard_digests(built[0])["data/default/test/shard-00000.parquet"]
+    )  # frames add a config; the default one is unchanged
+    frames = load_dataset(str(out), "frames", split="test")
+    assert frames.num_rows == report["frames_rows"]["test"] and set(frames["frame"][:]) <= set(
+        range(0, 100, 5)
+    )
+    row = frames[7]
+    assert row["image"].size == (64, 64)
+    crop = np.array(row["crop_xywh_px"])
+    hip = (np.array(row["keypoints_2d_px"])[0] - crop[:2]) * 64 / crop[2]
+    assert ((hip > 8) & (hip < 56)).all()  # the person is in the middle of the crop
+    video = capture / "S9" / "Videos" / f"{row['action']} {row['subaction']}.{row['camera']}.mp4"
+    _, rgb = next(read_frames(video, [row["frame"]]))
+    expected = crop_image(rgb, crop, 64).astype(float)
+    assert np.abs(np.asarray(row["image"], float) - expected).mean() < 4.0  # JPEG of exactly that crop
+    assert "config_name: frames" in (out / "README.md").read_text()
+
+
+def test_public_release_holds_simulated_keypoints_only(capture, built, tmp_path) -> None:
+    from datasets import load_dataset
+
+    from simspine_dataset import skeleton as sk
+
+    out = tmp_path / "public"
+    shutil.copytree(built[0] / "work", out / "work")
+    build(capture, out, BuildConfig(release="public"))
+    rows = load_dataset(str(out), split="test").with_format("numpy")[:16]
+    full = load_dataset(str(built[0]), split="test").with_format("numpy")[:16]
+    simulated = [i for i, k in enumerate(sk.KEYPOINTS) if k.source == "simulated"]
+    hidden = [i for i in range(sk.NUM_KEYPOINTS) if i not in simulated]
+    assert np.isnan(rows["keypoints_3d_world_mm"][:, hidden]).all()
+    assert not rows["keypoints_visible"][:, hidden].any()
+    np.testing.assert_array_equal(
+        rows["keypoints_2d_px"][:, simulated], full["keypoints_2d_px"][:, simulated]
+    )
+    np.testing.assert_array_equal(rows["kinematics"], full["kinematics"])
+    assert main(["validate", str(out)]) == 0

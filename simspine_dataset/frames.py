@@ -1,0 +1,103 @@
+"""Stage: decoded video frames for the ``frames`` config (``simspine build --frames crop|full``).
+
+Every ``stride``-th mocap frame of a sequence (frames 0, stride, 2 stride, ...), per camera:
+
+- ``crop``: a square around the row's person box (``bbox_xywh_px``, already grown by 15 %), side =
+  the box's longer edge, resized to ``size_px`` x ``size_px`` with ``cv2.warpAffine`` (bilinear;
+  parts outside the image are black);
+- ``full``: the whole image.
+
+Each image is JPEG-encoded with OpenCV (libjpeg-turbo, deterministic for a given version) and stored
+with ``crop_xywh_px``, the crop's box in full-image pixels: keypoints in the crop are
+``(keypoints_2d_px - crop_xy) * size_px / crop_w``. A frame where the camera sees nobody is cropped
+around the image centre. The other columns are the ``default`` config's rows of those frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simspine_dataset.errors import CorruptVideoError
+from simspine_dataset.io.video import read_frames
+
+MODES = ("none", "crop", "full")
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    mode: str = "none"  # none | crop | full
+    stride: int = 10  # every 10th mocap frame: 5 images/s at 50 Hz
+    size_px: int = 256  # side of a square crop
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"frames mode must be one of {MODES}, got {self.mode!r}")
+        if self.stride < 1 or self.size_px < 8 or not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"invalid frames settings {self}")
+
+    @property
+    def key(self) -> str:
+        """Name of this setting's work folder: changing it rebuilds the frames only."""
+        return f"{self.mode}-stride{self.stride}-{self.size_px}px-q{self.jpeg_quality}"
+
+
+def crop_boxes(boxes_xywh: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Square crop boxes (N, 4) around person boxes (N, 4), centred, side = the longer edge;
+    the image's centred square where the box is missing (NaN)."""
+    boxes = np.asarray(boxes_xywh, float)
+    size = np.asarray(image_size, float)
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    side = boxes[:, 2:].max(axis=1)
+    missing = ~np.isfinite(boxes).all(axis=1) | (side <= 1)
+    centre[missing], side[missing] = size[missing] / 2, size[missing].min(axis=1)
+    return np.column_stack([centre - side[:, None] / 2, side, side])
+
+
+def crop_image(rgb: np.ndarray, box_xywh: np.ndarray, size_px: int) -> np.ndarray:
+    """The square ``box_xywh`` of an image resized to ``size_px`` (bilinear, black outside)."""
+    import cv2
+
+    x, y, w, _ = box_xywh
+    s = size_px / w
+    affine = np.array([[s, 0, -x * s], [0, s, -y * s]])
+    return cv2.warpAffine(rgb, affine, (size_px, size_px), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV failed to encode a JPEG")
+    return data.tobytes()
+
+
+def frame_images(
+    rows: dict[str, np.ndarray], videos: dict[str, str], config: FramesConfig
+) -> tuple[list[dict], np.ndarray]:
+    """Images for rows of the default config (columns ``camera``, ``frame``, ``bbox_xywh_px``,
+    ``image_size``), decoded from each camera's video: (``Image`` values, crop boxes (N, 4))."""
+    cameras, frames = np.asarray(rows["camera"]).astype(str), np.asarray(rows["frame"])
+    if config.mode == "full":
+        sizes = np.asarray(rows["image_size"], float)
+        boxes = np.column_stack([np.zeros((len(frames), 2)), sizes])
+    else:
+        boxes = crop_boxes(rows["bbox_xywh_px"], rows["image_size"])
+    images: list[dict | None] = [None] * len(frames)
+    for camera in sorted(set(cameras.tolist())):
+        mine = np.flatnonzero(cameras == camera)
+        row_of = {int(frames[r]): r for r in mine}
+        for index, rgb in read_frames(videos[camera], sorted(row_of)):
+            r = row_of[index]
+            picture = rgb if config.mode == "full" else crop_image(rgb, boxes[r], config.size_px)
+            images[r] = {"bytes": encode_jpeg(picture, config.jpeg_quality), "path": None}
+    lost = [f"{cameras[r]} frame {frames[r]}" for r, image in enumerate(images) if image is None]
+    if lost:
+        camera = lost[0].split()[0]
+        raise CorruptVideoError(
+            videos[camera], f"{len(lost)} wanted frames were not decoded ({lost[0]}, ...)"
+        )
+    return images, boxes.astype(np.float32)

@@ -1,0 +1,130 @@
+"""Stage: the per-sequence work files -> the published shards of each config.
+
+    OUT/data/{config}/{split}/shard-NNNNN.parquet
+
+Rows in a fixed order (split, subject, action, subaction, frame, camera), streamed sequence by
+sequence (memory: one row group), cut into row groups of ~``GROUP_BYTES`` and shards of
+~``SHARD_BYTES`` of Arrow data (Parquet with zstd is smaller; the published limits are ~100 MB and
+~500 MB), page index on, features in the schema metadata: two builds of the same input give the
+same bytes. Each shard is written under a temporary name and renamed when complete.
+
+``release="public"`` writes annotations only, as Human3.6M's licence requires: the keypoints whose
+value comes from the Human3.6M mocap or from detections on its videos (``PUBLIC_HIDDEN``) are NaN
+and not visible in every keypoint column; the simulated keypoints, kinematics and cameras remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset import skeleton as sk
+from simspine_dataset.io.atomic import atomic_path
+
+SHARD = "data/{config}/{split}/shard-{index:05d}.parquet"
+GROUP_BYTES = 64 * 2**20
+SHARD_BYTES = 400 * 2**20
+RELEASES = ("full", "public")
+PUBLIC_HIDDEN: tuple[int, ...] = tuple(i for i, k in enumerate(sk.KEYPOINTS) if k.source != "simulated")
+KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoints_2d_px")
+
+
+class ShardWriter:
+    """Streams tables into ``data/{config}/{split}/`` shards with byte-bounded row groups."""
+
+    def __init__(self, out: Path, config: str, split: str) -> None:
+        self.out, self.config, self.split = Path(out), config, split
+        self.buffer: list = []
+        self.buffered_bytes = 0.0
+        self.shard_bytes = 0.0
+        self.index = 0
+        self.rows = 0
+        self._stack: ExitStack | None = None
+        self._writer = None
+        folder = self.out / SHARD.format(config=config, split=split, index=0)
+        for old in folder.parent.glob("shard-*.parquet"):
+            old.unlink()
+
+    def add(self, table) -> None:
+        bytes_per_row = table.nbytes / max(table.num_rows, 1)
+        while table.num_rows:
+            room = max(1, int((GROUP_BYTES - self.buffered_bytes) / bytes_per_row))
+            part, table = table.slice(0, room), table.slice(room)
+            self.buffer.append(part)
+            self.buffered_bytes += part.num_rows * bytes_per_row
+            if self.buffered_bytes >= GROUP_BYTES - bytes_per_row:
+                self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.buffer:
+            return
+        group = pa.concat_tables(self.buffer)
+        if self._writer is None:
+            self._stack = ExitStack()
+            path = self.out / SHARD.format(config=self.config, split=self.split, index=self.index)
+            tmp = self._stack.enter_context(atomic_path(path))
+            self._writer = pq.ParquetWriter(tmp, group.schema, compression="zstd", write_page_index=True)
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        self.rows += group.num_rows
+        self.shard_bytes += self.buffered_bytes
+        self.buffer, self.buffered_bytes = [], 0.0
+        if self.shard_bytes + GROUP_BYTES > SHARD_BYTES:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._stack.close()  # renames the temporary file onto the shard's name
+            self._writer, self._stack = None, None
+            self.index += 1
+            self.shard_bytes = 0.0
+
+    def close(self) -> int:
+        """Write what is buffered, finish the last shard; returns the rows written."""
+        self._flush()
+        self._close_shard()
+        return self.rows
+
+
+def public_table(table):
+    """The annotations-only version of a table of the ``default`` config (``PUBLIC_HIDDEN``)."""
+    import pyarrow as pa
+    from datasets import Dataset, Features
+
+    features = Features.from_arrow_schema(table.schema)
+    columns = Dataset(table).with_format("numpy")[:]
+    hidden = list(PUBLIC_HIDDEN)
+    for name in KEYPOINT_COLUMNS:
+        values = np.array(columns[name], dtype=np.float32)
+        values[:, hidden] = np.nan
+        columns[name] = values
+    visible = np.array(columns["keypoints_visible"], dtype=bool)
+    visible[:, hidden] = False
+    columns["keypoints_visible"] = visible
+    result = Dataset.from_dict(columns, features=features).data.table
+    return pa.Table.from_batches(result.to_batches(), schema=table.schema)
+
+
+def write_split(out: Path, config: str, split: str, sources: Iterable[Path], release: str = "full") -> int:
+    """Stream the work files ``sources`` (in order) into one split's shards; returns its rows."""
+    import datasets  # noqa: F401 - registers its Arrow extension types (Array2D) before reading
+    import pyarrow.parquet as pq
+
+    if release not in RELEASES:
+        raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
+    writer = ShardWriter(out, config, split)
+    for source in sources:
+        for batch_table in _row_groups(pq.ParquetFile(source)):
+            writer.add(public_table(batch_table) if release == "public" else batch_table)
+    return writer.close()
+
+
+def _row_groups(parquet):  # bounded memory on long sequences: one row group at a time
+    for index in range(parquet.num_row_groups):
+        yield parquet.read_row_group(index)
