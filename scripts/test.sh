@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=dev,baselines bash scripts/setup.sh
+bash baselines/pose2d/install.sh  # the mmpose stack (mmcv built from source once, then cached)
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

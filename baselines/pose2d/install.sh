@@ -9,11 +9,12 @@
 #                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
 #                  Their real runtime requirements are listed below and installed explicitly.
 #   xtcocotools    built from source against the numpy 2 in .venv (the PyPI wheels are built on numpy 1).
+#   shim/          a `torchvision` with only ToPILImage (mmpose imports it; see shim/pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 [ -x "$PY" ] || { echo "run scripts/setup.sh first (needs .venv)" >&2; exit 1; }
-if "$PY" -c 'import mmpose, mmdet, mmcv.ops, xtcocotools' 2>/dev/null \
+if "$PY" -c 'import mmpose.apis, mmdet, mmcv.ops, xtcocotools' 2>/dev/null \
     && "$PY" -c 'import mmcv, mmpose, mmdet, mmengine; assert (mmcv.__version__, mmpose.__version__, mmdet.__version__, mmengine.__version__) == ("2.1.0", "1.3.2", "3.2.0", "0.10.7")' 2>/dev/null; then
   exit 0
 fi
@@ -35,5 +36,5 @@ if ! ls "$CACHE"/xtcocotools-*.whl >/dev/null 2>&1; then
   "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-binary xtcocotools --wheel-dir "$CACHE" xtcocotools
 fi
 "${PIP[@]}" --no-deps "$CACHE"/mmcv-2.1.0-*.whl "$CACHE"/xtcocotools-*.whl \
-  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2
-"$PY" -c 'import mmcv.ops, mmpose, mmdet, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'
+  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 ./baselines/pose2d/shim
+"$PY" -c 'import mmcv.ops, mmpose.apis, mmdet, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'

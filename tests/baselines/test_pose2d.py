@@ -1,0 +1,216 @@
+"""The 2D pose baseline on the mmpose stack: metadata from the skeleton table, metric wrappers
+against mmpose's own, and a CPU smoke run (train a few iterations, evaluate, chain into task 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mmpose", reason="the mmpose stack: bash baselines/pose2d/install.sh")
+
+from baselines.pose2d.metainfo import dataset_info
+from baselines.pose2d.metrics import SUBSETS, coco_keypoint_ap, pck_auc
+from simspine_dataset import skeleton as sk
+
+CONFIGS = "baselines/pose2d/configs"
+
+
+def test_metainfo_parses_into_the_skeleton_table() -> None:
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    meta = parse_pose_metainfo(dataset_info())
+    assert meta["num_keypoints"] == 37
+    assert list(meta["flip_indices"]) == list(sk.FLIP_INDEX)
+    np.testing.assert_allclose(meta["sigmas"], sk.SIGMAS)
+    assert len(meta["skeleton_links"]) == len(sk.BONES)
+    assert [sk.NAMES[i] for i in SUBSETS["spine"]] == [
+        "Hip",
+        "Spine_01",
+        "Spine_02",
+        "Spine_03",
+        "Spine_04",
+        "Spine_05",
+        "Neck",
+        "Neck_02",
+        "Neck_03",
+    ]
+
+
+def _coco(n: int, rng) -> tuple[dict, list[dict]]:
+    truth = rng.uniform(20, 230, (n, 37, 2))
+    visible = rng.random((n, 37)) > 0.1
+    images, anns, preds = [], [], []
+    for i in range(n):
+        k = np.concatenate([truth[i], 2.0 * visible[i, :, None]], axis=1)
+        k[~visible[i], :2] = 0
+        box = [10.0, 10.0, 230.0, 235.0]
+        images.append({"id": i, "file_name": f"{i}.jpg", "width": 256, "height": 256})
+        anns.append(
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": 1,
+                "iscrowd": 0,
+                "keypoints": k.ravel().tolist(),
+                "num_keypoints": int(visible[i].sum()),
+                "bbox": box,
+                "area": box[2] * box[3],
+            }
+        )
+        guess = truth[i] + rng.normal(0, rng.uniform(1, 12), (37, 2))
+        score = rng.uniform(0.1, 1.0, 37)
+        preds.append(
+            {
+                "image_id": i,
+                "category_id": 1,
+                "keypoints": np.column_stack([guess, score]).ravel().tolist(),
+                "score": 1.0,
+            }
+        )
+    gt = {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "person", "keypoints": list(sk.NAMES), "skeleton": []}],
+    }
+    return gt, preds
+
+
+def test_coco_ap_equals_mmpose_coco_metric(tmp_path) -> None:
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.evaluation.metrics import CocoMetric
+
+    gt, preds = _coco(40, np.random.default_rng(0))
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    metric = CocoMetric(
+        ann_file=str(tmp_path / "gt.json"), nms_mode="none", outfile_prefix=str(tmp_path / "m")
+    )
+    metric.dataset_meta = parse_pose_metainfo(dataset_info())
+    samples = []
+    for p in preds:
+        k = np.array(p["keypoints"]).reshape(1, 37, 3)
+        samples.append(
+            {
+                "id": p["image_id"],
+                "img_id": p["image_id"],
+                "category_id": 1,
+                "gt_instances": {},
+                "pred_instances": {"keypoints": k[..., :2], "keypoint_scores": k[..., 2]},
+            }
+        )
+    metric.process([], samples)
+    theirs = metric.compute_metrics(metric.results)
+    ours = coco_keypoint_ap(gt, preds, "all")
+    assert 0.05 < ours["AP"] < 0.95  # a non-trivial case
+    for name in ("AP", "AP .5", "AP .75", "AR"):
+        assert ours[name] == pytest.approx(theirs[name], abs=1e-9), name
+    assert coco_keypoint_ap(gt, preds, "spine")["AP"] != ours["AP"]  # subsets use their own sigmas
+
+
+def test_pck_auc_equals_mmpose_keypoint_auc() -> None:
+    from mmpose.evaluation.functional import keypoint_auc
+
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(0, 256, (200, 37, 2))
+    pred = gt + rng.normal(0, 8, gt.shape)
+    mask = rng.random((200, 37)) > 0.2
+    mask[:, 5] = False  # a keypoint never visible is left out, as mmpose does
+    theirs = keypoint_auc(pred, gt, mask, norm_factor=30.0, num_thrs=20)
+    assert pck_auc(pred, gt, mask, 30.0, 20) == pytest.approx(theirs, abs=1e-6)
+    assert pck_auc(gt, gt, mask) == pytest.approx(0.95)  # thresholds start at 0: a perfect model scores 0.95
+
+
+@pytest.fixture(scope="module")
+def frames_build(tmp_path_factory):
+    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+
+    root = tmp_path_factory.mktemp("pose2d")
+    settings = CaptureSettings(
+        subjects=("S1", "S9"), seconds=0.3, seed=4, actions=("Walking",), detections=False
+    )
+    raw = generate_capture(root / "raw", settings)
+    build(raw, root / "out", BuildConfig(frames=FramesConfig("crop", stride=3, size_px=96)))
+    return root / "out"
+
+
+def test_cpu_smoke_train_evaluate_and_chain_into_triangulation(frames_build, tmp_path) -> None:
+    from baselines.pose2d.evaluate import main as evaluate_main
+    from baselines.pose2d.evaluate import predictions_npz
+    from baselines.pose2d.train import main as train_main
+    from baselines.triangulation.run import evaluate as triangulate
+
+    config = f"{CONFIGS}/td-hm_res18-tiny_cpu_simspine-128x96.py"
+    work = tmp_path / "work"
+    assert (
+        train_main(
+            [
+                "--config",
+                config,
+                "--dataset",
+                str(frames_build),
+                "--work-dir",
+                str(work),
+                "--max-iters",
+                "3",
+                "--batch-size",
+                "4",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    checkpoint = work / "iter_3.pth"
+    assert checkpoint.is_file()
+    out = tmp_path / "eval"
+    assert (
+        evaluate_main(
+            [
+                "--config",
+                config,
+                "--checkpoint",
+                str(checkpoint),
+                "--dataset",
+                str(frames_build),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["coco"]) == {"all", "body", "spine"} and 0 <= results["coco"]["spine"]["AP"] <= 1
+    assert results["coco"]["all"]["AP"] == pytest.approx(results["mmpose_coco_metric"]["coco/AP"], abs=1e-9)
+    assert 0 <= results["pck_auc"]["all"] <= 0.95
+    written = np.load(out / "predictions.npz")
+    assert written["keypoints_2d_px"].shape == (results["images"], 37, 2)
+    # the chain itself: the annotations written back as "predictions" triangulate to the 3D truth,
+    # so crop -> full-image pixels and the row keys are right (an untrained model is too unsure)
+    gt = json.loads((out / "data" / "annotations" / "test.json").read_text())
+    perfect = [
+        {"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"]} for a in gt["annotations"]
+    ]
+    predictions_npz(gt, perfect, tmp_path / "perfect.npz")
+    chained = triangulate(str(frames_build), "test", str(tmp_path / "perfect.npz"))
+    assert chained["mpjpe_mm"]["Mean"]["All"] < 0.5  # mm: keypoints written at 1e-3 px
+
+
+def test_published_configs_build_their_models() -> None:
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    init_default_scope("mmpose")
+    for name in ("td-hm_hrnet-w32_8xb64-210e_simspine-256x192", "rtmpose-m_8xb256-420e_simspine-256x192"):
+        cfg = Config.fromfile(f"{CONFIGS}/{name}.py")
+        model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, 256, 192), None, mode="tensor")
+        out = out[0] if isinstance(out, tuple) else out
+        assert out.shape[1] == 37, name
