@@ -9,29 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from simspine_dataset import __version__
 from simspine_dataset.h36m import ACTIONS
 
 log = logging.getLogger("simspine")
-
-# Subcommands whose implementation has not landed yet: name -> the issue that builds it.
-PENDING = {
-    "publish": "issue #4 (`simspine publish`)",
-}
-
-
-def _pending(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        print(
-            f"simspine {name}: not implemented yet; it is built by {PENDING[name]}.",
-            file=sys.stderr,
-        )
-        return 2
-
-    return run
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -108,6 +92,19 @@ def _build(args: argparse.Namespace) -> int:
     for entry in failed:
         print(f"FAILED {entry['subject']} {entry['sequence']}: {entry['error']}")
     return 1 if failed else 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from simspine_dataset.publish import PublishRefusedError, publish
+
+    try:
+        result = publish(args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token,
+                         tag=args.tag)  # fmt: skip
+    except PublishRefusedError as e:
+        print(f"simspine publish: refused: {e}", file=sys.stderr)
+        return 2
+    print(f"published {args.out} to {result['repo_url']} (commit {result['commit']}, tag {result['tag']})")
+    return 0
 
 
 def _card(args: argparse.Namespace) -> int:
@@ -191,8 +188,10 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("out", type=Path)
     publish.add_argument("--repo-id", required=True)
     publish.add_argument("--private", action="store_true")
-    publish.add_argument("--gated", action="store_true")
-    publish.set_defaults(run=_pending("publish"))
+    publish.add_argument("--gated", action="store_true", help="gated with automatic approval")
+    publish.add_argument("--tag", help="tag for the uploaded revision (default: build-<config hash>)")
+    publish.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login); never printed")
+    publish.set_defaults(run=_publish)
 
     inspect = sub.add_parser("inspect", help="list a raw capture's sequences and every problem in it")
     inspect.add_argument("raw", type=Path)

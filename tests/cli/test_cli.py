@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from simspine_dataset.cli import PENDING, main
+from simspine_dataset.cli import main
 
 HEAVY = (
     "cdflib",
@@ -42,16 +42,11 @@ def test_help_lists_every_subcommand() -> None:
         assert name in out
 
 
-def test_pending_subcommands_say_so(capsys) -> None:
-    for name in PENDING:
-        args = {
-            "demo": [],
-            "capture-demo": ["x"],
-            "build": ["a", "b"],
-            "publish": ["o", "--repo-id", "a/b"],
-        }
-        assert main([name, *args.get(name, ["x"])]) == 2
-        assert "not implemented yet" in capsys.readouterr().err
+def test_unbuilt_build_options_say_so(capsys) -> None:
+    assert main(["build", "raw", "out", "--model", "my.osim"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
+    assert main(["build", "raw", "out", "--frames", "crop", "--release", "public"]) == 2
+    assert "annotations only" in capsys.readouterr().err
 
 
 def test_inspect_reports_problems(make_capture, capsys) -> None:

@@ -1,0 +1,82 @@
+"""``simspine publish`` against a stub of the Hub's HTTP API on loopback (``HF_ENDPOINT``): the real
+huggingface_hub client, our command line in a subprocess, no mocks of our own functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from fixtures import write_tiny_dataset
+from hub_stub import HubStub
+
+TOKEN = "hf_simspineSECRETtoken123"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = write_tiny_dataset(
+        tmp_path_factory.mktemp("build"), {"S9": [("Walking", 1)], "S1": [("Eating", 1)]}
+    )
+    (root / "build_report.json").write_text(
+        json.dumps({"config_hash": "abc123", "config": {"release": "full"}})
+    )
+    (root / "meta").mkdir(exist_ok=True)
+    (root / "meta" / "skeleton.json").write_text("{}")
+    (root / "work" / "x").mkdir(parents=True)
+    (root / "work" / "x" / "unit.npz").write_bytes(b"intermediate")  # never uploaded
+    return root
+
+
+def _publish(endpoint: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
+    env |= {"HF_ENDPOINT": endpoint, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "simspine_dataset", "-v", "publish", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_gated_publish_uploads_the_build_and_tags_it(folder) -> None:
+    with HubStub() as hub:
+        done = _publish(hub.endpoint, str(folder), "--repo-id", "lab/simspine", "--gated")
+        assert done.returncode == 0, done.stderr
+        repo = hub.repos["lab/simspine"]
+        expected = {
+            str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "work" not in p.parts
+        }
+        assert set(repo.files) == expected
+        for path, data in repo.files.items():
+            assert data == (folder / path).read_bytes(), path
+        assert repo.gated == "auto" and repo.tags == {"build-abc123": repo.commits[-1]}
+        assert hub.validated_cards and "config_name: default" in hub.validated_cards[0]
+        assert all(a == f"Bearer {TOKEN}" for a in hub.authorizations) and hub.authorizations
+        assert TOKEN not in done.stdout + done.stderr  # the token is never printed or logged
+        again = _publish(hub.endpoint, str(folder), "--repo-id", "lab/simspine", "--gated")
+        assert again.returncode == 0, again.stderr  # re-running (a resumed publish) is fine
+
+
+def test_public_repo_is_refused_for_a_full_release(folder, tmp_path) -> None:
+    with HubStub() as hub:
+        done = _publish(hub.endpoint, str(folder), "--repo-id", "lab/public")
+        assert done.returncode == 2 and "Human3.6M joint coordinates" in done.stderr
+        assert hub.repos == {}  # refused before any request
+        public = tmp_path / "public"
+        shutil.copytree(folder, public)
+        (public / "build_report.json").write_text(
+            json.dumps({"config_hash": "p1", "config": {"release": "public"}})
+        )
+        assert _publish(hub.endpoint, str(public), "--repo-id", "lab/public").returncode == 0
+        assert not hub.repos["lab/public"].private
+        frames = public / "data" / "frames" / "train"
+        frames.mkdir(parents=True)
+        (frames / "shard-00000.parquet").write_bytes(b"PAR1")
+        done = _publish(hub.endpoint, str(public), "--repo-id", "lab/public")
+        assert done.returncode == 2 and "video frames" in done.stderr
