@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import h36m
-from simspine_dataset.capture import SequenceRecord, discover, load_mocap
+from simspine_dataset.capture import Capture, SequenceRecord, discover, load_mocap
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.frames import FramesConfig
@@ -43,6 +43,7 @@ WORK_SCALE = "work/{config}/1_scale/{subject}.{inputs}.json"  # keyed by the set
 WORK_SIMULATE = "work/{config}/2_simulate/{subject}/{sequence}.npz"  # never reuse stale units
 WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
 WORK_FRAMES = "work/{config}/4_frames/{frames}/{subject}/{sequence}.parquet"
+WORK_ENTRY = "work/{config}/reports/{subject}/{sequence}.json"  # a sequence unit's report entry
 VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
 FRAME_CHUNK_FRAMES = 250  # mocap frames whose images are decoded at a time (x 4 cameras)
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
@@ -281,7 +282,7 @@ def _problem_entry(problem: SimspineError) -> dict:
 
 
 def _job(args: tuple) -> dict:
-    return _sequence_unit(*args)
+    return run_sequence(*args)
 
 
 def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, int]]:
@@ -322,26 +323,55 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig()) -> dict:
-    """Run every stage over ``raw``; returns the build report (also written to build_report.json)."""
-    from simspine_dataset.card import write_card
-    from simspine_dataset.skeleton import write_skeleton_json
-
-    out = Path(out)
+def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[SequenceRecord]]]:
+    """Discover the capture; its usable sequences grouped by subject (subject order)."""
     capture = discover(raw, config.subjects, check_videos=config.check_videos)
     by_subject: dict[str, list[SequenceRecord]] = {}
     for record in capture.sequences:
         by_subject.setdefault(record.subject, []).append(record)
-    jobs = []
-    for subject, records in sorted(by_subject.items(), key=lambda kv: h36m.subject_number(kv[0])):
-        scale = _scale_unit(out, subject, records, config)
-        jobs += [(out, r, scale, config) for r in records]
-    if config.workers > 1:
-        with ProcessPoolExecutor(config.workers) as pool:
-            entries = list(pool.map(_job, jobs))
-    else:
-        entries = [_job(job) for job in jobs]
-    entries += [_problem_entry(p) for p in capture.problems]
+    return capture, dict(sorted(by_subject.items(), key=lambda kv: h36m.subject_number(kv[0])))
+
+
+def scale_subject(out: Path, subject: str, by_subject: dict, config: BuildConfig) -> dict | None:
+    with _one_blas_thread():
+        return _scale_unit(Path(out), subject, by_subject[subject], config)
+
+
+def _one_blas_thread():
+    """Units run with one BLAS/OpenMP thread: the same bytes whatever the machine's core count or
+    the executor's thread settings (a threaded BLAS sums in another order), and no oversubscription
+    when units run in parallel processes."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def run_sequence(out: Path, record: SequenceRecord, by_subject: dict, config: BuildConfig) -> dict:
+    """The sequence's unit (after its subject's scale unit); its report entry is also kept in the
+    work folder, for builds whose stages run as separate tasks (``distributed``)."""
+    scale = scale_subject(out, record.subject, by_subject, config)
+    with _one_blas_thread():
+        entry = _sequence_unit(Path(out), record, scale, config)
+    write_text_atomic(Path(out) / WORK_ENTRY.format(**unit_key(record, config)), json.dumps(entry))
+    return entry
+
+
+def stored_entry(out: Path, record: SequenceRecord, config: BuildConfig) -> dict:
+    """A sequence's entry as its unit stored it, or a failed entry when the unit never finished."""
+    path = Path(out) / WORK_ENTRY.format(**unit_key(record, config))
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"subject": record.subject, "sequence": record.sequence, "status": "failed",
+            "error": f"its unit did not finish (no {path.name})"}  # fmt: skip
+
+
+def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
+    """Shards, metadata, the build report and the card from the finished units."""
+    from simspine_dataset.card import write_card
+    from simspine_dataset.skeleton import write_skeleton_json
+
+    out = Path(out)
+    entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
     counts = _shards(out, entries, config)
     write_skeleton_json(out / "meta" / "skeleton.json")
     write_text_atomic(
@@ -358,3 +388,19 @@ def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig())
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))
     write_card(out)
     return report
+
+
+def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig()) -> dict:
+    """Run every stage over ``raw`` on this machine (``workers`` processes); returns the build report
+    (also written to build_report.json). ``distributed.run`` runs the same units on datatrove."""
+    out = Path(out)
+    capture, by_subject = plan(raw, config)
+    for subject in by_subject:
+        scale_subject(out, subject, by_subject, config)
+    jobs = [(out, record, by_subject, config) for records in by_subject.values() for record in records]
+    if config.workers > 1:
+        with ProcessPoolExecutor(config.workers) as pool:
+            entries = list(pool.map(_job, jobs))
+    else:
+        entries = [_job(job) for job in jobs]
+    return finalize(out, capture, entries, config)

@@ -68,10 +68,8 @@ def _build(args: argparse.Namespace) -> int:
     from simspine_dataset.build import BuildConfig, build
     from simspine_dataset.frames import FramesConfig
 
-    requested = {"--model": args.model, "--executor": args.executor != "local"}
-    unsupported = [name for name, on in requested.items() if on]
-    if unsupported:
-        print(f"simspine build: {', '.join(unsupported)} not implemented yet (issue #4).", file=sys.stderr)
+    if args.model:
+        print("simspine build: --model not implemented yet (issue #4).", file=sys.stderr)
         return 2
     if args.release == "public" and args.frames != "none":
         print("simspine build: a public release holds annotations only; drop --frames.", file=sys.stderr)
@@ -83,7 +81,28 @@ def _build(args: argparse.Namespace) -> int:
         frames=FramesConfig(args.frames, args.frame_stride, args.crop_size, args.jpeg_quality),
         release=args.release,
     )
-    report = build(args.raw, args.out, config)
+    if args.executor == "local":
+        report = build(args.raw, args.out, config)
+    else:
+        from simspine_dataset.distributed import run
+
+        options = (
+            {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
+        )
+        report = run(
+            args.raw,
+            args.out,
+            config,
+            args.executor,
+            tasks=args.tasks,
+            logging_dir=args.logging_dir,
+            **options,
+        )
+        if not report:
+            print(
+                f"submitted the {args.executor} jobs; {args.out}/build_report.json appears when they finish"
+            )
+            return 0
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
     print(
         f"built {args.out}: rows {report['rows']}, {len(report['sequences']) - len(failed)} sequences ok, "
@@ -98,8 +117,9 @@ def _publish(args: argparse.Namespace) -> int:
     from simspine_dataset.publish import PublishRefusedError, publish
 
     try:
-        result = publish(args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token,
-                         tag=args.tag)  # fmt: skip
+        result = publish(
+            args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token, tag=args.tag
+        )
     except PublishRefusedError as e:
         print(f"simspine publish: refused: {e}", file=sys.stderr)
         return 2
@@ -173,7 +193,16 @@ def _parser() -> argparse.ArgumentParser:
         help="public: annotations only (no frames, no Human3.6M joint coordinates)",
     )
     build.add_argument("--workers", type=int, default=1)
-    build.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
+    build.add_argument(
+        "--executor",
+        choices=["local", "datatrove", "ray", "slurm"],
+        default="local",
+        help="local: --workers processes here; datatrove/ray/slurm: datatrove's executors",
+    )
+    build.add_argument("--tasks", type=int, default=4, help="datatrove tasks per stage")
+    build.add_argument("--logging-dir", help="datatrove's logs and completion markers (shared storage)")
+    build.add_argument("--slurm-partition", default="cpu")
+    build.add_argument("--slurm-time", default="24:00:00")
     build.add_argument("--model", type=Path, help="a user-supplied .osim model")
     build.set_defaults(run=_build)
 

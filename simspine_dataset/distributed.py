@@ -1,0 +1,100 @@
+"""The builder's units on datatrove's executors: past one machine (``simspine build --executor``).
+
+Three chained datatrove jobs run the same resumable units as ``build.build``:
+
+1. ``scale``: one unit per subject (task ``r`` of ``n`` takes subjects ``r, r + n, ...``);
+2. ``sequences``: one unit per sequence (simulate, views, frames), spread the same way; each unit
+   keeps its report entry in the work folder;
+3. ``finalize``: one task: shards, metadata, report and card from the finished units.
+
+Executors: ``datatrove`` (``LocalPipelineExecutor``: processes on this machine), ``ray``
+(``RayPipelineExecutor``: a Ray cluster, or a local one started on loopback) and ``slurm``
+(``SlurmPipelineExecutor``: one array job per stage, chained with dependencies). The work folder and
+the logging folder must be on a filesystem every worker sees. datatrove records each finished task
+in the logging folder and skips it on a re-run; our units skip finished work inside a task, so a
+killed job is resumed by launching it again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from simspine_dataset.build import BuildConfig, finalize, plan, run_sequence, scale_subject, stored_entry
+
+EXECUTORS = ("datatrove", "ray", "slurm")
+
+try:  # datatrove is an optional dependency (extra "distributed")
+    from datatrove.pipeline.base import PipelineStep
+except ImportError:  # pragma: no cover - exercised where datatrove is absent
+    PipelineStep = object
+
+
+class BuildStage(PipelineStep):
+    """One stage of the build as a datatrove pipeline step (no documents flow: units do the work)."""
+
+    name = "simspine build"
+    type = "🦴 BUILD"
+
+    def __init__(self, stage: str, raw: str, out: str, config: BuildConfig) -> None:
+        super().__init__()
+        if stage not in ("scale", "sequences", "finalize"):
+            raise ValueError(f"unknown build stage {stage!r}")
+        self.stage, self.raw, self.out, self.config = stage, str(raw), str(out), config
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        capture, by_subject = plan(self.raw, self.config)
+        out = Path(self.out)
+        if self.stage == "scale":
+            for subject in list(by_subject)[rank::world_size]:
+                scale_subject(out, subject, by_subject, self.config)
+        elif self.stage == "sequences":
+            records = [r for rs in by_subject.values() for r in rs]
+            for record in records[rank::world_size]:
+                run_sequence(out, record, by_subject, self.config)
+        else:
+            entries = [stored_entry(out, r, self.config) for rs in by_subject.values() for r in rs]
+            finalize(out, capture, entries, self.config)
+        return data
+
+
+def executors(
+    raw: str | Path,
+    out: str | Path,
+    config: BuildConfig,
+    executor: str = "datatrove",
+    tasks: int = 4,
+    logging_dir: str | Path | None = None,
+    **options,
+) -> list:
+    """The three chained executors (scale -> sequences -> finalize); run the last one.
+
+    ``options`` go to the executor class (e.g. ``partition``, ``time``, ``cpus_per_task`` for Slurm,
+    ``cpus_per_task`` for Ray)."""
+    from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    logs = Path(logging_dir) if logging_dir else Path(out) / "work" / config.digest() / "logs"
+    chain, previous = [], None
+    for stage, n in (("scale", tasks), ("sequences", tasks), ("finalize", 1)):
+        step = BuildStage(stage, raw, out, config)
+        common = {"pipeline": [step], "tasks": n, "logging_dir": str(logs / stage), "depends": previous}
+        if executor == "datatrove":
+            job = LocalPipelineExecutor(**common, workers=min(n, config.workers or 1), **options)
+        elif executor == "ray":
+            job = RayPipelineExecutor(**common, workers=min(n, config.workers or 1), **options)
+        else:
+            job = SlurmPipelineExecutor(**common, job_name=f"simspine-{stage}", **options)
+        chain.append(job)
+        previous = job
+    return chain
+
+
+def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:
+    """Build with a datatrove executor; returns the build report (for Slurm: after submission, the
+    report of the last finished build, if any)."""
+    chain = executors(raw, out, config, executor, **kwargs)
+    chain[-1].run()
+    report = Path(out) / "build_report.json"
+    return json.loads(report.read_text()) if report.is_file() else {}
