@@ -61,6 +61,20 @@ class BuildConfig:
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
+    @classmethod
+    def from_toml(cls, path: str | Path) -> BuildConfig:
+        """Settings from a TOML file whose tables mirror this class (``builder_scripts/*.toml``)."""
+        import tomllib
+
+        from simspine_dataset.config import from_mapping
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from e
+        return from_mapping(cls, data, str(path))
+
     def split_of(self, subject: str) -> str:
         return (
             "train"

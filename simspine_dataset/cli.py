@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from simspine_dataset import __version__
@@ -66,21 +67,31 @@ def _capture_demo(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
     from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
 
     if args.model:
         print("simspine build: --model not implemented yet (issue #4).", file=sys.stderr)
         return 2
-    if args.release == "public" and args.frames != "none":
+    base = BuildConfig.from_toml(args.config) if args.config else BuildConfig()
+    given = {  # command-line options override the config file
+        "subjects": tuple(args.subjects) if args.subjects else None,
+        "workers": args.workers,
+        "detections": str(args.detections) if args.detections else None,
+        "release": args.release,
+    }
+    frames = {
+        "mode": args.frames,
+        "stride": args.frame_stride,
+        "size_px": args.crop_size,
+        "jpeg_quality": args.jpeg_quality,
+    }
+    config = replace(
+        base,
+        **{k: v for k, v in given.items() if v is not None},
+        frames=replace(base.frames, **{k: v for k, v in frames.items() if v is not None}),
+    )
+    if config.release == "public" and config.frames.mode != "none":
         print("simspine build: a public release holds annotations only; drop --frames.", file=sys.stderr)
         return 2
-    config = BuildConfig(
-        subjects=tuple(args.subjects) if args.subjects else None,
-        workers=args.workers,
-        detections=str(args.detections) if args.detections else None,
-        frames=FramesConfig(args.frames, args.frame_stride, args.crop_size, args.jpeg_quality),
-        release=args.release,
-    )
     if args.executor == "local":
         report = build(args.raw, args.out, config)
     else:
@@ -182,17 +193,19 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("out", type=Path)
     build.add_argument("--detections", type=Path)
     build.add_argument("--subjects", nargs="+")
-    build.add_argument("--frames", choices=["none", "crop", "full"], default="none")
-    build.add_argument("--frame-stride", type=int, default=10, help="every Nth mocap frame gets images")
-    build.add_argument("--crop-size", type=int, default=256, help="side of the square crops, px")
-    build.add_argument("--jpeg-quality", type=int, default=90)
+    build.add_argument(
+        "--config", type=Path, help="a TOML file of build settings (builder_scripts/paper.toml)"
+    )
+    build.add_argument("--frames", choices=["none", "crop", "full"], help="frames config (default none)")
+    build.add_argument("--frame-stride", type=int, help="every Nth mocap frame gets images (default 10)")
+    build.add_argument("--crop-size", type=int, help="side of the square crops, px (default 256)")
+    build.add_argument("--jpeg-quality", type=int, help="default 90")
     build.add_argument(
         "--release",
         choices=["full", "public"],
-        default="full",
-        help="public: annotations only (no frames, no Human3.6M joint coordinates)",
+        help="full (default) or public: annotations only (no frames, no Human3.6M joint coordinates)",
     )
-    build.add_argument("--workers", type=int, default=1)
+    build.add_argument("--workers", type=int, help="processes (default 1)")
     build.add_argument(
         "--executor",
         choices=["local", "datatrove", "ray", "slurm"],

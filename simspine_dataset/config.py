@@ -6,7 +6,8 @@ says otherwise. ``SimulationConfig.to_dict`` gives the JSON that build reports h
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 # Human3.6M joints fed to inverse kinematics, with their weights (SIMSPINE's marker weights
 # carried over to the joints that stand for them: shoulders and hips 2; pelvis centre, elbows,
@@ -78,3 +79,31 @@ class SimulationConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def from_mapping(cls, data: dict, where: str):
+    """A (nested) frozen dataclass from a mapping, e.g. a TOML table. Keys missing keep their
+    defaults; an unknown key or a value of the wrong kind raises ``ValueError`` naming ``where``
+    (the file and the table)."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+    values = {}
+    for name, value in data.items():
+        kind = hints[name]
+        origin = typing.get_origin(kind)
+        try:
+            if is_dataclass(kind):
+                values[name] = from_mapping(kind, value, f"{where}.{name}")
+            elif origin is dict:
+                key_type, value_type = typing.get_args(kind)
+                values[name] = {key_type(k): value_type(v) for k, v in value.items()}
+            elif origin is tuple or (origin in (typing.Union, type(int | None)) and isinstance(value, list)):
+                values[name] = tuple(value)
+            else:
+                values[name] = value
+        except (TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{where}.{name}: {value!r} does not fit {kind} ({e})") from e
+    return cls(**values)

@@ -62,3 +62,37 @@ def test_ray_executor_on_a_local_cluster_matches_build(reference, tmp_path) -> N
         ray.shutdown()
     assert digests(tmp_path / "out") == expected
     assert all(e["status"] == "ok" for e in report["sequences"])
+
+
+def test_slurm_chain_is_three_array_jobs(tmp_path) -> None:
+    from simspine_dataset.distributed import executors
+
+    chain = executors(
+        "raw", tmp_path / "out", CONFIG, "slurm", tasks=16, partition="cpu-long", time="2:00:00"
+    )
+    assert [job.pipeline[0].stage for job in chain] == ["scale", "sequences", "finalize"]
+    assert [job.depends for job in chain] == [None, chain[0], chain[1]]  # each waits for the one before
+    args = chain[1].get_sbatch_args(max_array=16)
+    assert args["partition"] == "cpu-long" and args["time"] == "2:00:00" and args["array"].startswith("0-15")
+
+
+def test_paper_settings_file_loads_and_matches_the_defaults_it_restates() -> None:
+    from pathlib import Path
+
+    from simspine_dataset.build import BuildConfig
+    from simspine_dataset.config import H36M_IK_WEIGHTS, PSEUDO_MARKER_WEIGHTS
+
+    config = BuildConfig.from_toml(Path(__file__).parents[1] / "builder_scripts" / "paper.toml")
+    assert config.simulation.ik.h36m_weights == H36M_IK_WEIGHTS  # the file restates one fact: no drift
+    assert config.simulation.ik.pseudo_marker_weights == PSEUDO_MARKER_WEIGHTS
+    assert config.simulation.merge.blend_detections == 0.2 and config.simulation.merge.reanchor_spine
+    assert config.frames.mode == "crop" and config.test_subjects == ("S9", "S11")
+
+
+def test_settings_file_errors_name_the_file_and_the_key(tmp_path) -> None:
+    from simspine_dataset.build import BuildConfig
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[simulation.ik]\nsolvr = 'batched'\n")
+    with pytest.raises(ValueError, match=r"bad.toml.simulation.ik: unknown setting\(s\) \['solvr'\]"):
+        BuildConfig.from_toml(bad)
