@@ -1,8 +1,9 @@
 """The dataset card (README.md of a build): YAML metadata and prose, generated from the build.
 
-Rendered with huggingface_hub's ``DatasetCard`` and ``DatasetCardData`` from the template in
-``dataset_card/template.md`` (packaged copy: ``data/card_template.md``); the column table comes from
-``schema``, the keypoint table from ``skeleton``, sizes and settings from ``build_report.json``.
+Rendered with huggingface_hub's ``DatasetCard`` and ``DatasetCardData`` from the packaged template
+``simspine_dataset/data/card_template.md``; the column table comes from ``schema``, the keypoint
+table from ``skeleton``, sizes and settings from ``build_report.json``, the biomechanical-validity
+table and figures from the built kinematics (``figures``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,22 @@ def _tables(report: dict) -> dict[str, str]:
     }
 
 
+def _settings(report: dict) -> str:
+    """The settings actually used, as a short list (all of them: ``build_report.json``)."""
+    config = report.get("config", {})
+    simulation = config.get("simulation", {})
+    ik = simulation.get("ik", {})
+    lines = [
+        f"- model spine: `{ik.get('spine')}`, IK solver `{ik.get('solver')}`",
+        f"- merge rules: `{json.dumps(simulation.get('merge', {}))}`",
+        f"- low-pass filter: `{json.dumps(simulation.get('filter', {}))}`",
+        f"- 2D detections as IK pseudo-markers: {'yes' if config.get('detections') else 'no'}",
+        f"- frames: `{json.dumps(config.get('frames', {}))}`; release: `{config.get('release', 'full')}`",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in report.get('versions', {}).items())}",
+    ]
+    return "\n".join(lines)
+
+
 def write_card(out: str | Path) -> Path:
     """(Re)render ``OUT/README.md`` from the build folder."""
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -78,7 +95,14 @@ def write_card(out: str | Path) -> Path:
         pretty_name="SIMSPINE-style 3D spine keypoints",
     )
     template = resources.files("simspine_dataset").joinpath("data/card_template.md").read_text()
+    from simspine_dataset.figures import validity
+
     card = DatasetCard.from_template(
-        data, template_str=template, config_hash=report.get("config_hash", ""), **_tables(report)
+        data,
+        template_str=template,
+        config_hash=report.get("config_hash", ""),
+        validity=validity(out),
+        settings=_settings(report),
+        **_tables(report),
     )
     return write_text_atomic(out / "README.md", str(card))

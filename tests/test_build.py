@@ -50,7 +50,12 @@ def test_load_dataset_reads_the_folder(built) -> None:
     )
     assert (out / "models" / "S9.osim").is_file() and (out / "meta" / "skeleton.json").is_file()
     assert all(e["status"] == "ok" for e in report["sequences"])
-    assert "config_name: default" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "config_name: default" in card and "| Walking | 3" in card  # per-action curvature table
+    assert all(
+        (out / "figures" / name).stat().st_size > 10_000
+        for name in ("curvature_by_action.png", "lumbar_rom_by_action.png")
+    )
 
 
 def test_2d_is_the_projection_of_3d_in_the_rows(built) -> None:
@@ -162,8 +167,11 @@ def test_a_killed_build_resumes_to_the_same_bytes(capture, built, tmp_path) -> N
     import time
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "simspine_dataset", "build", str(capture), str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simspine_dataset", "build", str(capture), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("work/*/2_simulate/*/*.npz"))) < 2:
         time.sleep(0.05)
@@ -181,11 +189,16 @@ def test_torch_format_gives_documented_shapes(built) -> None:
     ds = load_dataset(str(built[0]), split="test").with_format("torch")
     batch = ds[:8]
     documented = {
-        "keypoints_3d_world_mm": (8, 37, 3), "keypoints_3d_camera_mm": (8, 37, 3),
-        "keypoints_2d_px": (8, 37, 2), "keypoints_visible": (8, 37), "bbox_xywh_px": (8, 4),
-        "camera_intrinsics": (8, 9), "camera_rotation": (8, 3, 3), "camera_translation_mm": (8, 3),
+        "keypoints_3d_world_mm": (8, 37, 3),
+        "keypoints_3d_camera_mm": (8, 37, 3),
+        "keypoints_2d_px": (8, 37, 2),
+        "keypoints_visible": (8, 37),
+        "bbox_xywh_px": (8, 4),
+        "camera_intrinsics": (8, 9),
+        "camera_rotation": (8, 3, 3),
+        "camera_translation_mm": (8, 3),
         "image_size": (8, 2),
-    }  # fmt: skip
+    }
     assert {name: tuple(batch[name].shape) for name in documented} == documented
     assert (
         batch["keypoints_3d_world_mm"].dtype == torch.float32

@@ -25,6 +25,12 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import LUMBAR_LEVELS, LUMBAR_RHYTHM
 
+# Adult standing ranges (deg) of the two angles, as cited in the docstring above.
+ADULT_STANDING_DEG: dict[str, tuple[float, float]] = {
+    "lordosis_deg": (31.7, 41.3),
+    "kyphosis_deg": (28.1, 38.6),
+}
+
 _LORDOSIS = (("lumbar5", "lumbar4"), ("lumbar1", "thorax"))  # (lower, upper) joint-centre pairs
 _KYPHOSIS = (("thorax", "thorax_middle"), ("thorax_upper", "cervical_lower"))
 

@@ -1,0 +1,119 @@
+"""The card's biomechanical-validity section: per-action curvature and lumbar range of motion from a
+build's ``kinematics``, as a Markdown table and two figures (``figures/*.png``, matplotlib, Agg).
+
+Each mocap frame counts once (the rows of one camera). Angles are the definitions of
+``biomech.curvature`` computed from the published coordinates with our model's kinematics; lumbar
+range of motion is per sequence, averaged over an action's sequences.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset.biomech.model_table import LUMBAR_LEVELS
+
+FIGURES = ("figures/curvature_by_action.png", "figures/lumbar_rom_by_action.png")
+COLUMNS = ("subject", "action", "subaction", "camera", "kinematics")
+
+
+def sequence_coordinates(out: Path) -> tuple[list[tuple[str, np.ndarray, tuple[str, ...]]], str]:
+    """(action, coordinates in table units, names) per sequence of the ``default`` config, and the
+    model's spine variant."""
+    import datasets  # noqa: F401 - registers Array2D before reading
+    import pyarrow.parquet as pq
+
+    from simspine_dataset.geometry.transforms import coordinates_from_published
+
+    report = json.loads((out / "build_report.json").read_text())
+    axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
+    names = tuple(a["name"] for a in axes)
+    is_translation = np.array([a["unit"] == "mm" for a in axes])
+    shards = sorted(out.glob("data/default/*/*.parquet"))
+    if not shards:
+        return [], report["config"]["simulation"]["ik"]["spine"]
+    camera = pq.read_table(shards[0], columns=["camera"]).column("camera")[0].as_py()
+    table = pq.ParquetDataset(shards, filters=[("camera", "==", camera)]).read(columns=list(COLUMNS))
+    subject, action = table.column("subject").to_numpy(), table.column("action").to_numpy()
+    subaction = table.column("subaction").to_numpy()
+    kinematics = np.stack(table.column("kinematics").to_numpy(zero_copy_only=False)).astype(float)
+    keys = np.char.add(np.char.add(subject.astype(str), action.astype(str)), subaction.astype(str))
+    sequences = []
+    for key in dict.fromkeys(keys.tolist()):  # first-seen order
+        rows = keys == key
+        coordinates = coordinates_from_published(kinematics[rows], is_translation)
+        sequences.append((str(action[rows][0]), coordinates, names))
+    return sequences, report["config"]["simulation"]["ik"]["spine"]
+
+
+def validity(out: str | Path) -> str:
+    """Write the figures into ``out/figures`` and return the Markdown table (empty build: a note)."""
+    from simspine_dataset.biomech.curvature import ADULT_STANDING_DEG, curvature_angles, summarize_by_action
+    from simspine_dataset.biomech.kinematics import KinematicModel
+    from simspine_dataset.biomech.model_table import model_spec
+
+    out = Path(out)
+    sequences, spine = sequence_coordinates(out)
+    if not sequences:
+        return "No rows were built."
+    model = KinematicModel(model_spec(spine))
+    summary = summarize_by_action(model, sequences)
+    per_frame: dict[str, dict[str, list[np.ndarray]]] = {}
+    for action, coordinates, _ in sequences:
+        for name, values in curvature_angles(model, coordinates).items():
+            per_frame.setdefault(action, {}).setdefault(name, []).append(values)
+    _plot(out, summary, per_frame, ADULT_STANDING_DEG)
+    levels = " | ".join(f"ROM {level}" for level in LUMBAR_LEVELS)
+    lines = [
+        f"| action | lordosis | kyphosis | {levels} | neck bending range |",
+        "|---|" + "---:|" * (3 + len(LUMBAR_LEVELS)),
+    ]
+    for action, row in summary.items():
+        rom = " | ".join(f"{row[f'rom_{level}_deg']:.1f}" for level in LUMBAR_LEVELS)
+        lines.append(
+            f"| {action} | {row['lordosis_deg']:.1f} | {row['kyphosis_deg']:.1f} | {rom} | "
+            f"{row['neck_bending_range_deg']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _plot(out: Path, summary: dict, per_frame: dict, adult: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simspine_dataset.io.atomic import atomic_path
+
+    actions = list(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, name, title in zip(
+        axes, ("lordosis_deg", "kyphosis_deg"), ("Lumbar lordosis", "Thoracic kyphosis"), strict=True
+    ):
+        data = [np.concatenate(per_frame[a][name]) for a in actions]
+        ax.boxplot(data, vert=False, showfliers=False)
+        ax.set_yticks(range(1, len(actions) + 1), actions)
+        ax.axvspan(*adult[name], color="tab:green", alpha=0.15, label="adult standing range")
+        ax.set_title(title)
+        ax.set_xlabel("deg")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out / FIGURES[0]) as tmp:
+        fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    left = np.zeros(len(actions))
+    for level in LUMBAR_LEVELS:
+        values = np.array([summary[a][f"rom_{level}_deg"] for a in actions])
+        ax.barh(actions, values, left=left, label=level)
+        left += values
+    ax.set_xlabel("flexion-extension range of motion per sequence (deg)")
+    ax.set_title("Lumbar segmental range of motion")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out / FIGURES[1]) as tmp:
+        fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    plt.close(fig)
