@@ -56,7 +56,8 @@ class BuildConfig:
     detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
     check_videos: bool = True  # False: a mocap-only build (no frames wanted), videos never opened
     frames: FramesConfig = field(default_factory=FramesConfig)
-    release: str = "full"  # full | public (annotations only: see shards.PUBLIC_DROPPED)
+    release: str = "full"  # full | public (annotations only: see shards.PUBLIC_HIDDEN)
+    model: str | None = None  # a user-supplied OpenSim model: its mapping JSON (biomech.user_model)
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
@@ -133,6 +134,10 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
             log.warning("scaling %s without %s: %s", subject, record.sequence, e)
     if not mocap:
         return None
+    if config.model:
+        result = _scale_user_model(out, subject, mocap, config)
+        write_text_atomic(path, json.dumps(result, indent=1))
+        return result
     spec = model_spec(config.simulation.ik.spine)
     scale = scale_from_mocap(subject, mocap, config.simulation, spec)
     write_osim(
@@ -141,6 +146,20 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     result = asdict(scale)
     write_text_atomic(path, json.dumps(result, indent=1))
     return result
+
+
+def _scale_user_model(out: Path, subject: str, mocap: list[np.ndarray], config: BuildConfig) -> dict:
+    """Scale a user-supplied model with OpenSim (``user_model.scale_user_model``); writes
+    models/<subject>.osim, which the subject's sequence units load."""
+    from simspine_dataset.biomech.osim import write_osim
+    from simspine_dataset.biomech.user_model import UserModel, scale_user_model
+    from simspine_dataset.geometry.transforms import world_mm_to_opensim_m
+
+    user = UserModel.from_json(config.model)
+    joints_m = world_mm_to_opensim_m(np.concatenate(mocap, axis=0))
+    model = scale_user_model(user, joints_m, config.simulation.scaling.mass_kg)
+    write_osim(model, out / "models" / f"{subject}.osim")
+    return {"subject": subject, "user_model": str(user.osim_path), "osim": f"models/{subject}.osim"}
 
 
 def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
@@ -187,18 +206,32 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
         with np.load(path) as data:
             return dict(data)
     joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
-    spec = model_spec(config.simulation.ik.spine)
-    model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
     pseudo = None
     if config.detections:
         from simspine_dataset.pseudo_markers import pseudo_markers
 
         pseudo = pseudo_markers(config.detections, record)
-    result = simulate_sequence(record.key, model, joints, config.simulation, pseudo)
+    if config.model:
+        from simspine_dataset.biomech.osim import load_osim
+        from simspine_dataset.biomech.pipeline import simulate_sequence_user
+        from simspine_dataset.biomech.user_model import UserModel, coordinate_axes
+
+        model = load_osim(out / scale["osim"])
+        model.initSystem()
+        result = simulate_sequence_user(
+            record.key, UserModel.from_json(config.model), model, joints, config.simulation, pseudo
+        )
+        axes = coordinate_axes(model, result.coordinate_names)
+    else:
+        spec = model_spec(config.simulation.ik.spine)
+        model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
+        result = simulate_sequence(record.key, model, joints, config.simulation, pseudo)
+        axes = kinematic_axes(config.simulation.ik.spine)
     arrays = {
         "coordinates": result.coordinates.astype(np.float32),
         "keypoints_world_mm": result.keypoints_world_mm.astype(np.float32),
         "ik_marker_rmse_mm": result.ik_marker_rmse_mm.astype(np.float32),
+        "axes_json": np.array(json.dumps(axes)),  # names and published units of the coordinates
     }
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)
@@ -227,7 +260,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     if path.is_file():
         return
     coords = simulated["coordinates"].astype(float)
-    is_translation = np.array([a["unit"] == "mm" for a in kinematic_axes(config.simulation.ik.spine)])
+    is_translation = np.array([a["unit"] == "mm" for a in json.loads(str(simulated["axes_json"]))])
     kinematics = coordinates_to_published(coords, is_translation)
     features = default_features(coords.shape[1])
     with atomic_path(path) as tmp:
@@ -379,6 +412,18 @@ def stored_entry(out: Path, record: SequenceRecord, config: BuildConfig) -> dict
             "error": f"its unit did not finish (no {path.name})"}  # fmt: skip
 
 
+def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
+    """The ``kinematics`` axes: our model's, or those a user model's sequence units recorded."""
+    if not config.model:
+        return kinematic_axes(config.simulation.ik.spine)
+    for entry in entries:
+        if entry.get("status") == "ok":
+            path = out / WORK_SIMULATE.format(**entry["units"]["default"])
+            with np.load(path) as data:
+                return json.loads(str(data["axes_json"]))
+    return []
+
+
 def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
     """Shards, metadata, the build report and the card from the finished units."""
     from simspine_dataset.card import write_card
@@ -388,9 +433,7 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
     counts = _shards(out, entries, config)
     write_skeleton_json(out / "meta" / "skeleton.json")
-    write_text_atomic(
-        out / "meta" / "kinematic_axes.json", json.dumps(kinematic_axes(config.simulation.ik.spine), indent=1)
-    )
+    write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(_axes(out, entries, config), indent=1))
     report = {
         "config_hash": config.digest(),
         "config": json.loads(json.dumps(asdict(config), default=str)),

@@ -68,15 +68,14 @@ def _build(args: argparse.Namespace) -> int:
     """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
     from simspine_dataset.build import BuildConfig, build
 
-    if args.model:
-        print("simspine build: --model not implemented yet (issue #4).", file=sys.stderr)
-        return 2
     base = BuildConfig.from_toml(args.config) if args.config else BuildConfig()
     given = {  # command-line options override the config file
         "subjects": tuple(args.subjects) if args.subjects else None,
         "workers": args.workers,
         "detections": str(args.detections) if args.detections else None,
         "release": args.release,
+        "model": str(args.model) if args.model else None,
+        "check_videos": False if args.no_videos else None,
     }
     frames = {
         "mode": args.frames,
@@ -193,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("out", type=Path)
     build.add_argument("--detections", type=Path)
     build.add_argument("--subjects", nargs="+")
+    build.add_argument("--no-videos", action="store_true", help="mocap-only build: videos are not opened")
     build.add_argument(
         "--config", type=Path, help="a TOML file of build settings (builder_scripts/paper.toml)"
     )
@@ -216,7 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--logging-dir", help="datatrove's logs and completion markers (shared storage)")
     build.add_argument("--slurm-partition", default="cpu")
     build.add_argument("--slurm-time", default="24:00:00")
-    build.add_argument("--model", type=Path, help="a user-supplied .osim model")
+    build.add_argument(
+        "--model",
+        type=Path,
+        help="a user-supplied OpenSim model: its mapping JSON (.osim, markers, names; see README)",
+    )
     build.set_defaults(run=_build)
 
     card = sub.add_parser("card", help="(re)render the dataset card")

@@ -55,6 +55,8 @@ def validity(out: str | Path) -> str:
     from simspine_dataset.biomech.model_table import model_spec
 
     out = Path(out)
+    if json.loads((out / "build_report.json").read_text())["config"].get("model"):
+        return "Not computed: the curvature definitions are our model's; this build used a user-supplied one."
     sequences, spine = sequence_coordinates(out)
     if not sequences:
         return "No rows were built."

@@ -196,6 +196,11 @@ def read_coordinate(coordinate, state) -> float:
     return value if coordinate.getMotionType() == _TRANSLATIONAL else math.degrees(value)
 
 
+def is_translational(coordinate) -> bool:
+    """The unit rule's test: translational coordinates are metres (mm when published)."""
+    return coordinate.getMotionType() == _TRANSLATIONAL
+
+
 def write_coordinate(coordinate, state, value: float) -> None:
     """Set an OpenSim coordinate from table units (the inverse of ``read_coordinate``)."""
     internal = value if coordinate.getMotionType() == _TRANSLATIONAL else math.radians(value)

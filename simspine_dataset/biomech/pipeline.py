@@ -52,13 +52,30 @@ def simulate_sequence(
     """IK on one sequence, then the 37 keypoints (merge rules) low-passed."""
     obs = ik_observations(joints_world_mm, config.ik, pseudo, config.filter.fps_hz)
     result: IKResult = solve_ik(model, obs, block_frames=config.ik.block_frames)
-    merged = merge_keypoints(
-        simulated_keypoints(model, result.coordinates),
-        joints_world_mm,
-        pseudo,
-        config.merge,
-        config.filter,
+    return _merged(
+        key, result, simulated_keypoints(model, result.coordinates), joints_world_mm, config, pseudo
     )
+
+
+def simulate_sequence_user(
+    key: str,
+    user,  # biomech.user_model.UserModel
+    model,  # its scaled opensim.Model
+    joints_world_mm: np.ndarray,
+    config: SimulationConfig,
+    pseudo: PseudoMarkers | None = None,
+) -> SequenceSimulation:
+    """As ``simulate_sequence`` with a user-supplied OpenSim model (OpenSim's IK solver)."""
+    from simspine_dataset.biomech.user_model import user_keypoints
+
+    obs = ik_observations(joints_world_mm, config.ik, pseudo, config.filter.fps_hz)
+    result, keypoints = user_keypoints(user, model, obs, config)
+    return _merged(key, result, keypoints, joints_world_mm, config, pseudo)
+
+
+def _merged(key, result: IKResult, simulated, joints_world_mm, config, pseudo) -> SequenceSimulation:
+    """The merge rules and the low-pass filter on a sequence's simulated keypoints."""
+    merged = merge_keypoints(simulated, joints_world_mm, pseudo, config.merge, config.filter)
     f = config.filter
     keypoints = lowpass(merged, f.cutoff_hz, f.fps_hz, f.order)
     return SequenceSimulation(

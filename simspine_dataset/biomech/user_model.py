@@ -117,3 +117,12 @@ def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: Simu
         model.realizePosition(state)
         keypoints[t, [i for i, _ in mapped]] = marker_positions(model, state, [m for _, m in mapped])
     return result, opensim_m_to_world_mm(keypoints)
+
+
+def coordinate_axes(model, names: tuple[str, ...]) -> list[dict]:
+    """Names and published units of ``names`` (coordinates of an OpenSim model): translations in
+    mm, everything else (rotations, coupled coordinates) in degrees, as ``osim.read_coordinate``."""
+    from simspine_dataset.biomech.osim import is_translational
+
+    coords = model.getCoordinateSet()
+    return [{"name": n, "unit": "mm" if is_translational(coords.get(n)) else "deg"} for n in names]

@@ -42,9 +42,7 @@ def test_help_lists_every_subcommand() -> None:
         assert name in out
 
 
-def test_unbuilt_build_options_say_so(capsys) -> None:
-    assert main(["build", "raw", "out", "--model", "my.osim"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+def test_public_release_refuses_frames(capsys) -> None:
     assert main(["build", "raw", "out", "--frames", "crop", "--release", "public"]) == 2
     assert "annotations only" in capsys.readouterr().err
 
