@@ -7,7 +7,8 @@ CAPTURE: a capture folder (e.g. the demo's ``demo_out/capture``). Prints:
 - build time and camera-frames/s with 1 and 2 workers (fresh output folders), and the ratio;
 - ``load_dataset(...).with_format("torch")`` through a DataLoader (batch 256) in samples/s vs a raw
   pyarrow scan of the same Parquet files (the limit), as a ratio;
-- bytes per row of the ``default`` config;
+- bytes per row of the ``default`` config, and of the ``frames`` config (256 px crops, every 10th
+  frame) with the frames stage's images/s;
 - peak resident memory of a build of one generated 30,000-frame sequence (mocap only), against
   the 2 GB limit;
 - the real-scale plan: the measured per-camera-frame cost times the 2,137,064 camera-frames of the
@@ -64,6 +65,22 @@ def loading(out: Path) -> tuple[float, float]:
     return rates, raw
 
 
+def frames_build(capture: Path, tmp: Path) -> tuple[float, float, int]:
+    """The frames stage alone (the 2-worker build's units reused): images/s and bytes per row."""
+    import shutil
+
+    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.frames import FramesConfig
+
+    shutil.copytree(tmp / "w2" / "work", tmp / "frames" / "work")
+    start = time.perf_counter()
+    report = build(capture, tmp / "frames", BuildConfig(workers=2, frames=FramesConfig("crop")))
+    seconds = time.perf_counter() - start
+    rows = sum(report["frames_rows"].values())
+    size = sum(p.stat().st_size for p in (tmp / "frames").glob("data/frames/*/*.parquet"))
+    return rows / seconds, size / rows, rows
+
+
 def long_sequence_peak_mb(folder: Path) -> float:
     """Generate one 30,000-frame take (mocap only) and build it in a child process; its peak RSS."""
     code = (
@@ -99,6 +116,11 @@ def main() -> None:
         )
         size = sum(p.stat().st_size for p in (tmp / "w2").glob("data/default/*/*.parquet"))
         print(f"size: {size / rows:.0f} bytes per row (default config, zstd)")
+        frames_rate, frames_bytes, frame_rows = frames_build(args.capture, tmp)
+        print(
+            f"frames: crop 256 px every 10th frame, {frame_rows:,} images at {frames_rate:.0f} images/s "
+            f"(2 workers, simulation units reused); {frames_bytes:,.0f} bytes per row (frames config)"
+        )
         peak = long_sequence_peak_mb(tmp / "long")
         print(f"memory: one 30,000-frame sequence built with peak RSS {peak:.0f} MB (limit 2,048 MB)")
         per_frame_core_s = seconds[1] / rows  # includes per-subject scaling, amortised over short takes
