@@ -109,10 +109,11 @@ def main() -> None:
             f"build: {rows:,} camera-frames; 1 worker {seconds[1]:.1f} s ({rows / seconds[1]:.0f}/s), "
             f"2 workers {seconds[2]:.1f} s ({rows / seconds[2]:.0f}/s); scaling {seconds[1] / seconds[2]:.2f}x"
         )
-        torch_rate, raw_rate = loading(tmp / "w2")
+        (index_rate, slice_rate), raw_rate = loading(tmp / "w2")
         print(
-            f"loading: DataLoader over load_dataset(...).with_format('torch') {torch_rate:,.0f} samples/s, "
-            f"raw pyarrow scan {raw_rate:,.0f} rows/s; ratio {torch_rate / raw_rate:.3f}"
+            f"loading: DataLoader over load_dataset(...).with_format('torch'): index lists {index_rate:,.0f} "
+            f"samples/s, slices {slice_rate:,.0f} samples/s; raw pyarrow scan {raw_rate:,.0f} rows/s; "
+            f"ratios {index_rate / raw_rate:.3f} / {slice_rate / raw_rate:.3f}"
         )
         size = sum(p.stat().st_size for p in (tmp / "w2").glob("data/default/*/*.parquet"))
         print(f"size: {size / rows:.0f} bytes per row (default config, zstd)")

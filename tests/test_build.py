@@ -293,3 +293,13 @@ def test_user_supplied_model_builds_through_opensim(tmp_path) -> None:
     assert error.mean() < 5.0  # mm (2.1 measured): OpenSim distance scaling + OpenSim IK, same filter
     assert (out / "models" / "S9.osim").is_file()
     assert main(["validate", str(out)]) == 0
+
+
+def test_load_dataset_by_folder_name_from_its_parent(built, tmp_path, monkeypatch) -> None:
+    from datasets import load_dataset
+
+    shutil.copytree(built[0] / "data", tmp_path / "simspine" / "data")
+    shutil.copy(built[0] / "README.md", tmp_path / "simspine" / "README.md")
+    monkeypatch.chdir(tmp_path)
+    ds = load_dataset("simspine")
+    assert ds["test"].num_rows == built[1]["rows"]["test"]

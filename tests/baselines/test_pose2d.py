@@ -214,3 +214,40 @@ def test_published_configs_build_their_models() -> None:
             out = model(torch.zeros(1, 3, 256, 192), None, mode="tensor")
         out = out[0] if isinstance(out, tuple) else out
         assert out.shape[1] == 37, name
+
+
+def test_data_mixing_reorders_an_external_spinetrack_dataset(frames_build, tmp_path) -> None:
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+
+    from baselines.pose2d.adapter import export
+    from baselines.pose2d.train import configure
+
+    ours = export(str(frames_build), "train", tmp_path / "ours")
+    coco = json.loads(ours.read_text())
+    for ann in coco["annotations"]:  # the same images, annotated in SpineTrack's keypoint order
+        k = np.array(ann["keypoints"]).reshape(37, 3)
+        ann["keypoints"] = k[list(sk.FROM_SPINETRACK)].ravel().tolist()
+    external = tmp_path / "external.json"
+    external.write_text(json.dumps(coco))
+    config = f"{CONFIGS}/td-hm_res18-tiny_cpu_simspine-128x96.py"
+    cfg = configure(
+        config,
+        str(frames_build),
+        tmp_path / "work",
+        external_ann=external,
+        external_images=tmp_path / "ours" / "images" / "train",
+        fraction=0.25,
+    )
+    init_default_scope("mmpose")
+    mixed = cfg.train_dataloader.dataset
+    mixed.pipeline = []  # raw samples: no image loading or targets
+    dataset = DATASETS.build(mixed)
+    n_ours = round(0.25 * len(coco["annotations"]))
+    assert len(dataset) == n_ours + len(coco["annotations"])
+    assert cfg.train_dataloader.sampler["type"] == "MultiSourceSampler"
+    first_external = dataset[n_ours]
+    np.testing.assert_allclose(
+        first_external["keypoints"][0],
+        np.array(coco["annotations"][0]["keypoints"]).reshape(37, 3)[list(sk.TO_SPINETRACK), :2],
+    )
