@@ -241,18 +241,16 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
 def kinematic_axes(spine: str) -> list[dict]:
     """Names and units of the ``kinematics`` column (the model's independent coordinates)."""
     from simspine_dataset.biomech.model_table import model_spec
+    from simspine_dataset.geometry.transforms import kinematic_axis
 
-    return [
-        {"name": c.name, "unit": "deg" if c.kind == "rotation" else "mm"}
-        for c in model_spec(spine).coordinates
-    ]
+    return [kinematic_axis(c.name, c.kind != "rotation") for c in model_spec(spine).coordinates]
 
 
 def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConfig) -> None:
     import pyarrow.parquet as pq
     from datasets import Dataset
 
-    from simspine_dataset.geometry.transforms import coordinates_to_published
+    from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_to_published
     from simspine_dataset.schema import default_features
     from simspine_dataset.views import view_rows
 
@@ -260,7 +258,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     if path.is_file():
         return
     coords = simulated["coordinates"].astype(float)
-    is_translation = np.array([a["unit"] == "mm" for a in json.loads(str(simulated["axes_json"]))])
+    is_translation = axes_is_translation(json.loads(str(simulated["axes_json"])))
     kinematics = coordinates_to_published(coords, is_translation)
     features = default_features(coords.shape[1])
     with atomic_path(path) as tmp:

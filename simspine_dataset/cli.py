@@ -159,34 +159,8 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, seconds=args.seconds, workers=args.workers)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="simspine",
-        description="Build, check and publish the SIMSPINE-style 3D spine dataset from "
-        "Human3.6M-layout captures.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="the main job on the embedded synthetic capture, end to end")
-    demo.add_argument("--out", type=Path, default=Path("demo_out"))
-    demo.add_argument("--seconds", type=float, default=2.0, help="length of each synthetic take")
-    demo.add_argument("--workers", type=int, default=2)
-    demo.set_defaults(run=_demo)
-
-    cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
-    cap.add_argument("out", type=Path)
-    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
-    cap.add_argument("--seconds", type=float, default=4.0)
-    cap.add_argument("--seed", type=int, default=0)
-    cap.add_argument("--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions")
-    cap.add_argument("--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION")
-    cap.add_argument("--workers", type=int, default=1, help="processes (takes are independent units)")
-    cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
-    cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
-    cap.set_defaults(run=_capture_demo)
-
+def _add_build_parser(sub) -> None:
+    """``simspine build``: every option of ``BuildConfig`` and of the executors."""
     build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
     build.add_argument("raw", type=Path)
     build.add_argument("out", type=Path)
@@ -222,6 +196,37 @@ def _parser() -> argparse.ArgumentParser:
         help="a user-supplied OpenSim model: its mapping JSON (.osim, markers, names; see README)",
     )
     build.set_defaults(run=_build)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simspine",
+        description="Build, check and publish the SIMSPINE-style 3D spine dataset from "
+        "Human3.6M-layout captures.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the main job on the embedded synthetic capture, end to end")
+    demo.add_argument("--out", type=Path, default=Path("demo_out"))
+    demo.add_argument("--seconds", type=float, default=2.0, help="length of each synthetic take")
+    demo.add_argument("--workers", type=int, default=2)
+    demo.set_defaults(run=_demo)
+
+    cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
+    cap.add_argument("out", type=Path)
+    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
+    cap.add_argument("--seconds", type=float, default=4.0)
+    cap.add_argument("--seed", type=int, default=0)
+    cap.add_argument("--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions")
+    cap.add_argument("--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION")
+    cap.add_argument("--workers", type=int, default=1, help="processes (takes are independent units)")
+    cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
+    cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
+    cap.set_defaults(run=_capture_demo)
+
+    _add_build_parser(sub)
 
     card = sub.add_parser("card", help="(re)render the dataset card")
     card.add_argument("out", type=Path)

@@ -25,12 +25,12 @@ def sequence_coordinates(out: Path) -> tuple[list[tuple[str, np.ndarray, tuple[s
     import datasets  # noqa: F401 - registers Array2D before reading
     import pyarrow.parquet as pq
 
-    from simspine_dataset.geometry.transforms import coordinates_from_published
+    from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_from_published
 
     report = json.loads((out / "build_report.json").read_text())
     axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     names = tuple(a["name"] for a in axes)
-    is_translation = np.array([a["unit"] == "mm" for a in axes])
+    is_translation = axes_is_translation(axes)
     shards = sorted(out.glob("data/default/*/*.parquet"))
     if not shards:
         return [], report["config"]["simulation"]["ik"]["spine"]

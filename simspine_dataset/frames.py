@@ -9,7 +9,8 @@ Every ``stride``-th mocap frame of a sequence (frames 0, stride, 2 stride, ...),
 
 Each image is JPEG-encoded with OpenCV (libjpeg-turbo, deterministic for a given version) and stored
 with ``crop_xywh_px``, the crop's box in full-image pixels: keypoints in the crop are
-``(keypoints_2d_px - crop_xy) * size_px / crop_w``. A frame where the camera sees nobody is cropped
+``(keypoints_2d_px - crop_xy) * size_px / crop_w`` (``full_to_crop_px``; inverse
+``crop_to_full_px``). A frame where the camera sees nobody is cropped
 around the image centre. The other columns are the ``default`` config's rows of those frames.
 """
 
@@ -54,6 +55,19 @@ def crop_boxes(boxes_xywh: np.ndarray, image_size: np.ndarray) -> np.ndarray:
     missing = ~np.isfinite(boxes).all(axis=1) | (side <= 1)
     centre[missing], side[missing] = size[missing] / 2, size[missing].min(axis=1)
     return np.column_stack([centre - side[:, None] / 2, side, side])
+
+
+def full_to_crop_px(points_px: np.ndarray, crops_xywh: np.ndarray, crop_widths_px: np.ndarray) -> np.ndarray:
+    """Full-image pixels (N, K, 2) -> pixels of the stored crop images (N, K, 2); crops (N, 4),
+    the stored images' widths (N,) (crops are square)."""
+    scale = (np.asarray(crop_widths_px, float) / crops_xywh[:, 2])[:, None, None]
+    return (points_px - crops_xywh[:, None, :2]) * scale
+
+
+def crop_to_full_px(points_px: np.ndarray, crops_xywh: np.ndarray, crop_widths_px: np.ndarray) -> np.ndarray:
+    """The inverse of ``full_to_crop_px``."""
+    scale = (crops_xywh[:, 2] / np.asarray(crop_widths_px, float))[:, None, None]
+    return points_px * scale + crops_xywh[:, None, :2]
 
 
 def crop_image(rgb: np.ndarray, box_xywh: np.ndarray, size_px: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.geometry.transforms import axes_is_translation
 from simspine_dataset.shards import PUBLIC_HIDDEN
 
 RIGID_BONES = (
@@ -39,8 +40,28 @@ RIGID_BONES = (
     ("LKnee", "LAnkle"),
 )
 BATCH_ROWS = 20_000
-FINITE_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "camera_intrinsics", "camera_rotation",
-                  "camera_translation_mm", "kinematics")  # fmt: skip
+SCANNED = (
+    "subject",
+    "action",
+    "subaction",
+    "camera",
+    "keypoints_3d_world_mm",
+    "keypoints_3d_camera_mm",
+    "keypoints_2d_px",
+    "keypoints_visible",
+    "camera_intrinsics",
+    "camera_rotation",
+    "camera_translation_mm",
+    "kinematics",
+)
+FINITE_COLUMNS = (
+    "keypoints_3d_world_mm",
+    "keypoints_3d_camera_mm",
+    "camera_intrinsics",
+    "camera_rotation",
+    "camera_translation_mm",
+    "kinematics",
+)
 
 
 @dataclass
@@ -140,7 +161,7 @@ def validate(out: str | Path) -> list[Check]:
     )
     user_model = report["config"].get("model")
     model = None if user_model else KinematicModel(model_spec(report["config"]["simulation"]["ik"]["spine"]))
-    is_translation = np.array([a["unit"] == "mm" for a in axes])
+    is_translation = axes_is_translation(axes)
     public = report["config"].get("release") == "public"  # hidden keypoints are NaN on purpose
     keypoints = [i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN]
     stats = {
@@ -153,22 +174,8 @@ def validate(out: str | Path) -> list[Check]:
         "other": 0.0,
         "angles": [],
     }
-    columns = [
-        "subject",
-        "action",
-        "subaction",
-        "camera",
-        "keypoints_3d_world_mm",
-        "keypoints_3d_camera_mm",
-        "keypoints_2d_px",
-        "keypoints_visible",
-        "camera_intrinsics",
-        "camera_rotation",
-        "camera_translation_mm",
-        "kinematics",
-    ]
     for split in report["rows"]:
-        stats["rows"][split] = _scan_split(out, split, columns, stats, model, is_translation)
+        stats["rows"][split] = _scan_split(out, split, list(SCANNED), stats, model, is_translation)
     checks += [
         Check("counts", stats["rows"] == report["rows"], f"rows {stats['rows']} (report {report['rows']})"),
         *_frames_checks(out, report),
@@ -182,9 +189,13 @@ def validate(out: str | Path) -> list[Check]:
     ]
     if model is None:
         return checks  # a user-supplied model: the curvature definitions are our model's
-    lordosis = np.concatenate([a["lordosis_deg"] for a in stats["angles"]])
-    kyphosis = np.concatenate([a["kyphosis_deg"] for a in stats["angles"]])
-    checks += [
+    return checks + _curvature_checks(stats["angles"])
+
+
+def _curvature_checks(angles: list[dict]) -> list[Check]:
+    lordosis = np.concatenate([a["lordosis_deg"] for a in angles])
+    kyphosis = np.concatenate([a["kyphosis_deg"] for a in angles])
+    return [
         Check(
             "lordosis in range",
             20 <= lordosis.mean() <= 50 and lordosis.min() >= -20 and lordosis.max() <= 80,
@@ -196,7 +207,6 @@ def validate(out: str | Path) -> list[Check]:
             f"mean {kyphosis.mean():.1f}, range {kyphosis.min():.1f}..{kyphosis.max():.1f} deg",
         ),
     ]
-    return checks
 
 
 def _frames_checks(out: Path, report: dict) -> list[Check]:

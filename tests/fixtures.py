@@ -129,3 +129,23 @@ def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seco
     card += [f"  - split: {s}\n    path: data/default/{s}/*.parquet" for s in sorted(by_split)]
     (root / "README.md").write_text("\n".join([*card, "---", "", "# tiny test build", ""]))
     return root
+
+
+def export_user_model(folder: Path, spec, segments: dict) -> Path:
+    """Our model written out as a user-supplied one (.osim + marker file + mapping JSON, names
+    mapped to themselves), so runs on it have a known truth. Returns the mapping file."""
+    import json
+
+    from simspine_dataset.biomech import osim as bo
+
+    model = bo.build_model(spec)
+    bo.write_osim(model, folder / "user.osim")
+    model.getMarkerSet().printToXML(str(folder / "markers.xml"))
+    mapping = {
+        "model": "user.osim",
+        "marker_file": "markers.xml",
+        "markers": {m.name: m.name for m in spec.markers},
+        "segments": segments,
+    }
+    (folder / "mapping.json").write_text(json.dumps(mapping))
+    return folder / "mapping.json"

@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from fixtures import export_user_model
 
 from simspine_dataset.build import BuildConfig, build
 from simspine_dataset.cli import main
@@ -260,7 +261,6 @@ def test_user_supplied_model_builds_through_opensim(tmp_path) -> None:
     from datasets import load_dataset
 
     from simspine_dataset import skeleton as sk
-    from simspine_dataset.biomech import osim as bo
     from simspine_dataset.biomech.model_table import SEGMENTS, model_spec
     from simspine_dataset.synthetic.generator import GROUND_TRUTH
 
@@ -268,19 +268,12 @@ def test_user_supplied_model_builds_through_opensim(tmp_path) -> None:
         subjects=("S9",), seconds=0.3, seed=3, actions=("Greeting",), videos=False, detections=False
     )
     raw = generate_capture(tmp_path / "raw", settings)
-    spec = model_spec()  # our model as if it were the user's: exported to .osim + markers + mapping
-    model = bo.build_model(spec)
-    bo.write_osim(model, tmp_path / "user.osim")
-    model.getMarkerSet().printToXML(str(tmp_path / "markers.xml"))
-    mapping = {
-        "model": "user.osim",
-        "marker_file": "markers.xml",
-        "markers": {m.name: m.name for m in spec.markers},
-        "segments": {s: [b.name for b in spec.bodies if b.segment == s] for s in SEGMENTS},
-    }
-    (tmp_path / "mapping.json").write_text(json.dumps(mapping))
+    spec = model_spec()  # our model as if it were the user's
+    mapping = export_user_model(
+        tmp_path, spec, {s: [b.name for b in spec.bodies if b.segment == s] for s in SEGMENTS}
+    )
     out = tmp_path / "out"
-    assert main(["build", str(raw), str(out), "--no-videos", "--model", str(tmp_path / "mapping.json")]) == 0
+    assert main(["build", str(raw), str(out), "--no-videos", "--model", str(mapping)]) == 0
     axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     assert [a["name"] for a in axes][:3] == ["pelvis_tilt", "pelvis_list", "pelvis_rotation"]
     rows = load_dataset(str(out), split="test").with_format("numpy")[:]

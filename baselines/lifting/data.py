@@ -19,6 +19,7 @@ import numpy as np
 
 from baselines.data import input_2d, input_columns, load_split
 from simspine_dataset import skeleton as sk
+from simspine_dataset.geometry.camera import pixels_to_normalized
 
 KEYPOINT_SETS: dict[str, tuple[int, ...]] = {
     "spine": sk.SPINE_SUBSET,
@@ -45,12 +46,6 @@ class LiftingArrays:
         return len(self.inputs)
 
 
-def normalise_2d(px: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Pixels (N, K, 2) -> normalised camera coordinates with each row's fx, fy, cx, cy (N, 9)."""
-    f, c = intrinsics[:, None, 0:2], intrinsics[:, None, 2:4]
-    return (px - c) / f
-
-
 def root_relative(keypoints_mm: np.ndarray, keypoints: tuple[int, ...]) -> np.ndarray:
     """(N, 37, 3) -> the chosen keypoints (N, K, 3) relative to the root."""
     return keypoints_mm[:, list(keypoints)] - keypoints_mm[:, ROOT : ROOT + 1]
@@ -68,7 +63,7 @@ def load_arrays(
     px, _ = input_2d(mode, columns, seed)
     intrinsics = columns["camera_intrinsics"].astype(np.float64)
     return LiftingArrays(
-        inputs=normalise_2d(px[:, list(keypoints)], intrinsics).astype(np.float32),
+        inputs=pixels_to_normalized(px[:, list(keypoints)], intrinsics).astype(np.float32),
         targets=root_relative(columns["keypoints_3d_camera_mm"].astype(np.float64), keypoints).astype(
             np.float32
         ),

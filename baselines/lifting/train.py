@@ -85,19 +85,7 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(_batches(len(arrays), config.batch_size, torch.Generator().manual_seed(0)))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
-    history: list[float] = []
-    start_epoch = 0
-    if path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
-        if state["config"] != asdict(config) or state["keypoints"] != list(arrays.keypoints):
-            raise ValueError(f"{path}: trained with other settings {state['config']}; choose another --out")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"])
-        history, start_epoch = state["history"], state["epoch"]
+    history, start_epoch = _resume(path, model, optimizer, scheduler, config, arrays.keypoints, device)
     target_std = model.normalise_target(targets)
     trained, seconds = 0, 0.0
     epochs = tqdm(range(start_epoch, config.epochs), desc="lifting", unit="epoch", disable=not progress)
@@ -126,6 +114,24 @@ def fit(
         "train_samples_per_s": trained / seconds if seconds else None,
         "device": str(device),
     }
+
+
+def _resume(
+    path: Path, model, optimizer, scheduler, config: TrainConfig, keypoints, device
+) -> tuple[list, int]:
+    """Restore a checkpoint written with the same settings; returns (loss history, next epoch)."""
+    if not path.exists():
+        return [], 0
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["config"] != asdict(config) or state["keypoints"] != list(keypoints):
+        raise ValueError(f"{path}: trained with other settings {state['config']}; choose another --out")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"])
+    return state["history"], state["epoch"]
 
 
 def _save(path, model, optimizer, scheduler, config, keypoints, epoch, history) -> None:

@@ -4,7 +4,7 @@
                                    out/metainfo.py
 
 Images are the dataset's JPEG bytes, written as they are (no re-encoding). Keypoints are moved into
-the image's pixels: ``(keypoints_2d_px - crop_xy) * image_width / crop_w`` (crops are square), with
+the image's pixels with ``frames.full_to_crop_px`` (the crop's one definition), with
 visibility 2 where the row says visible and 0 (and (0, 0)) otherwise; the box is the row's person
 box moved the same way. Each image also records its row's key (subject, action, subaction, frame,
 camera) and crop, so predictions map back to full-image pixels for the triangulation baseline.
@@ -20,22 +20,11 @@ import numpy as np
 
 from baselines.pose2d.metainfo import write_metainfo
 from simspine_dataset import skeleton as sk
+from simspine_dataset.frames import full_to_crop_px
 from simspine_dataset.io.atomic import write_text_atomic
 
 KEY = ("subject", "action", "subaction", "frame", "camera")
 BATCH = 512
-
-
-def to_image_pixels(points_px: np.ndarray, crops: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """Full-image pixels (N, K, 2) -> crop image pixels, crop boxes (N, 4), image widths (N,)."""
-    scale = (widths / crops[:, 2])[:, None, None]
-    return (points_px - crops[:, None, :2]) * scale
-
-
-def to_full_pixels(points_px: np.ndarray, crops: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """The inverse of ``to_image_pixels``."""
-    scale = (crops[:, 2] / widths)[:, None, None]
-    return points_px * scale + crops[:, None, :2]
 
 
 def categories() -> list[dict]:
@@ -72,14 +61,13 @@ def export(dataset: str, split: str, out: str | Path) -> Path:
             file_name = f"{index:08d}.jpg"
             (image_dir / file_name).write_bytes(image["bytes"])
             width, height = Image.open(image_dir / file_name).size
-            scale = width / crops[i, 2]
-            keypoints = to_image_pixels(arrays["keypoints_2d_px"][i : i + 1].astype(float), crops[i : i + 1],
-                                        np.array([width]))[0]  # fmt: skip
+            box = arrays["bbox_xywh_px"][i].astype(float).reshape(2, 2)  # corner and size
+            points = np.concatenate([arrays["keypoints_2d_px"][i].astype(float), box[:1]])
+            moved = full_to_crop_px(points[None], crops[i : i + 1], [width])[0]
+            keypoints, box = moved[:-1], np.r_[moved[-1], box[1] * width / crops[i, 2]]
             visible = arrays["keypoints_visible"][i].astype(bool)
             coco = np.zeros((sk.NUM_KEYPOINTS, 3))
             coco[visible, :2], coco[visible, 2] = keypoints[visible], 2
-            box = arrays["bbox_xywh_px"][i].astype(float)
-            box = np.r_[(box[:2] - crops[i, :2]) * scale, box[2:] * scale]
             source = {**{k: _plain(rows[k][i]) for k in KEY}, "crop_xywh_px": crops[i].tolist()}
             images.append(
                 {"id": index, "file_name": file_name, "width": width, "height": height, "simspine": source}

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.pose2d.adapter import KEY, to_full_pixels
+from baselines.pose2d.adapter import KEY
 from baselines.pose2d.metrics import SUBSETS, coco_keypoint_ap, pck_auc
 from baselines.pose2d.train import configure
 from simspine_dataset import skeleton as sk
+from simspine_dataset.frames import crop_to_full_px
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 
 
@@ -51,7 +52,7 @@ def predictions_npz(coco_gt: dict, predictions: list[dict], path: Path) -> Path:
     crops = np.array([s["crop_xywh_px"] for s in sources], float)
     widths = np.array([images[p["image_id"]]["width"] for p in chosen], float)
     arrays = {k: np.array([s[k] for s in sources]) for k in KEY}
-    arrays["keypoints_2d_px"] = to_full_pixels(keypoints[..., :2], crops, widths).astype(np.float32)
+    arrays["keypoints_2d_px"] = crop_to_full_px(keypoints[..., :2], crops, widths).astype(np.float32)
     arrays["scores"] = keypoints[..., 2].astype(np.float32)
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)

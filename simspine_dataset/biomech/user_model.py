@@ -123,6 +123,7 @@ def coordinate_axes(model, names: tuple[str, ...]) -> list[dict]:
     """Names and published units of ``names`` (coordinates of an OpenSim model): translations in
     mm, everything else (rotations, coupled coordinates) in degrees, as ``osim.read_coordinate``."""
     from simspine_dataset.biomech.osim import is_translational
+    from simspine_dataset.geometry.transforms import kinematic_axis
 
     coords = model.getCoordinateSet()
-    return [{"name": n, "unit": "mm" if is_translational(coords.get(n)) else "deg"} for n in names]
+    return [kinematic_axis(n, is_translational(coords.get(n))) for n in names]

@@ -68,6 +68,16 @@ def camera_to_world(
     return np.einsum("...ji,...nj->...ni", rotation, points - translation[..., None, :])
 
 
+def kinematic_axis(name: str, translational: bool) -> dict[str, str]:
+    """One entry of ``meta/kinematic_axes.json``: a coordinate's name and published unit."""
+    return {"name": name, "unit": "mm" if translational else "deg"}
+
+
+def axes_is_translation(axes: list[dict]) -> np.ndarray:
+    """(Q,) True where a ``kinematic_axes.json`` entry is a translation (published in mm)."""
+    return np.array([axis["unit"] == "mm" for axis in axes], dtype=bool)
+
+
 def coordinates_to_published(coordinates: np.ndarray, is_translation: np.ndarray) -> np.ndarray:
     """Model coordinates in OpenSim units (deg, m) -> the dataset's ``kinematics`` (deg, mm). (..., Q)."""
     return np.where(is_translation, np.asarray(coordinates, dtype=np.float64) * MM_PER_M, coordinates)

@@ -3,12 +3,10 @@ model exported to files, so the ground truth is known)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
+from fixtures import export_user_model
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.biomech import osim as bo
 from simspine_dataset.biomech.kinematics import body_scale_factors, scale_spec
 from simspine_dataset.biomech.model_table import SEGMENTS, model_spec
 from simspine_dataset.biomech.observations import ik_observations
@@ -20,17 +18,7 @@ from simspine_dataset.synthetic.generator import CaptureSettings, simulate_take
 
 
 def export(tmp_path, spec, segments: dict) -> UserModel:
-    model = bo.build_model(spec)
-    bo.write_osim(model, tmp_path / "user.osim")
-    model.getMarkerSet().printToXML(str(tmp_path / "markers.xml"))
-    mapping = {
-        "model": "user.osim",
-        "marker_file": "markers.xml",
-        "markers": {m.name: m.name for m in spec.markers},
-        "segments": segments,
-    }
-    (tmp_path / "mapping.json").write_text(json.dumps(mapping))
-    return UserModel.from_json(tmp_path / "mapping.json")
+    return UserModel.from_json(export_user_model(tmp_path, spec, segments))
 
 
 def test_user_model_recovers_the_truth(tmp_path) -> None:
