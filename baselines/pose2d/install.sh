@@ -7,7 +7,7 @@
 #   mmengine 0.10.7, mmdet 3.2.0, mmpose 1.3.2
 #                  installed --no-deps: their declared opencv-python would shadow the headless OpenCV we
 #                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
-#                  Their real runtime requirements are listed below and installed explicitly.
+#                  Their other runtime requirements come from their own metadata (requirements.py).
 #   xtcocotools    built from source against the numpy 2 in .venv (the PyPI wheels are built on numpy 1).
 #   shim/          a `torchvision` with only ToPILImage (mmpose imports it; see shim/pyproject.toml).
 set -euo pipefail
@@ -23,9 +23,8 @@ mkdir -p "$CACHE"
 PIP=("$PY" -m pip install --quiet)
 
 "${PIP[@]}" "torch==2.13.0"
-# Runtime requirements of mmengine, mmcv, mmdet and mmpose that are not already simspine dependencies.
-"${PIP[@]}" addict yapf termcolor rich pyyaml packaging matplotlib shapely terminaltables \
-  json_tricks munkres pycocotools cython "setuptools<80" wheel ninja  # mmcv's setup.py imports pkg_resources
+# What building mmcv and xtcocotools needs (mmcv's setup.py imports pkg_resources, gone in setuptools 80).
+"${PIP[@]}" "setuptools<80" wheel ninja cython packaging pyyaml addict yapf
 
 if ! ls "$CACHE"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
   echo "building mmcv 2.1.0 with ops from source (once; cached in $CACHE) ..." >&2
@@ -37,4 +36,6 @@ if ! ls "$CACHE"/xtcocotools-*.whl >/dev/null 2>&1; then
 fi
 "${PIP[@]}" --no-deps "$CACHE"/mmcv-2.1.0-*.whl "$CACHE"/xtcocotools-*.whl \
   mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 ./baselines/pose2d/shim
+# Their runtime requirements, read from their own metadata (minus chumpy, opencv-python, torchvision).
+"$PY" baselines/pose2d/requirements.py | xargs "${PIP[@]}"
 "$PY" -c 'import mmcv.ops, mmpose.apis, mmdet, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'
