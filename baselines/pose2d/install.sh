@@ -4,7 +4,7 @@
 #   mmcv 2.1.0     built from source with its ops (no CPU wheel exists for torch 2.13; ~10 min on 2 cores).
 #                  The built wheel is cached in $SIMSPINE_WHEEL_CACHE (default ~/.cache/simspine/wheels)
 #                  and reused by later runs and other clones.
-#   mmengine 0.10.7, mmdet 3.2.0, mmpose 1.3.2
+#   mmengine 0.10.7, mmdet 3.2.0, mmpose 1.3.2, mmpretrain 1.2.0 (ViTPose's VisionTransformer backbone)
 #                  installed --no-deps: their declared opencv-python would shadow the headless OpenCV we
 #                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
 #                  Their other runtime requirements come from their own metadata (requirements.py).
@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 [ -x "$PY" ] || { echo "run scripts/setup.sh first (needs .venv)" >&2; exit 1; }
-if "$PY" -c 'import mmpose.apis, mmdet, mmcv.ops, xtcocotools' 2>/dev/null \
-    && "$PY" -c 'import mmcv, mmpose, mmdet, mmengine; assert (mmcv.__version__, mmpose.__version__, mmdet.__version__, mmengine.__version__) == ("2.1.0", "1.3.2", "3.2.0", "0.10.7")' 2>/dev/null; then
+if "$PY" -c 'import mmpose.apis, mmdet, mmcv.ops, mmpretrain.models, xtcocotools' 2>/dev/null \
+    && "$PY" -c 'import mmcv, mmpose, mmdet, mmengine, mmpretrain; assert (mmcv.__version__, mmpose.__version__, mmdet.__version__, mmengine.__version__, mmpretrain.__version__) == ("2.1.0", "1.3.2", "3.2.0", "0.10.7", "1.2.0")' 2>/dev/null; then
   exit 0
 fi
 CACHE="${SIMSPINE_WHEEL_CACHE:-$HOME/.cache/simspine/wheels}"
@@ -35,7 +35,7 @@ if ! ls "$CACHE"/xtcocotools-*.whl >/dev/null 2>&1; then
   "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-binary xtcocotools --wheel-dir "$CACHE" xtcocotools
 fi
 "${PIP[@]}" --no-deps "$CACHE"/mmcv-2.1.0-*.whl "$CACHE"/xtcocotools-*.whl \
-  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 ./baselines/pose2d/shim
+  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 mmpretrain==1.2.0 ./baselines/pose2d/shim
 # Their runtime requirements, read from their own metadata (minus chumpy, opencv-python, torchvision).
 "$PY" baselines/pose2d/requirements.py | xargs "${PIP[@]}"
-"$PY" -c 'import mmcv.ops, mmpose.apis, mmdet, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'
+"$PY" -c 'import mmcv.ops, mmpose.apis, mmdet, mmpretrain.models, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'

@@ -1,6 +1,6 @@
 """Print the runtime requirements of the mmpose stack, read from the installed packages' own metadata.
 
-mmengine, mmcv, mmdet, mmpose and xtcocotools are installed ``--no-deps`` (see install.sh); their
+mmengine, mmcv, mmdet, mmpose, mmpretrain and xtcocotools are installed ``--no-deps`` (see install.sh); their
 declared requirements, minus the three we deliberately replace, are then installed from this list, so
 a new release of any of them that adds a requirement is followed without editing a hand-kept list.
 Usage: ``python baselines/pose2d/requirements.py | xargs pip install``.
@@ -10,7 +10,7 @@ from importlib.metadata import requires
 
 from packaging.requirements import Requirement
 
-STACK = ("mmengine", "mmcv", "mmdet", "mmpose", "xtcocotools")
+STACK = ("mmengine", "mmcv", "mmdet", "mmpose", "mmpretrain", "xtcocotools")
 REPLACED = {
     "chumpy": "only for SMPL models; does not build on numpy 2",
     "opencv-python": "would shadow opencv-python-headless, which simspine uses",

@@ -37,6 +37,25 @@ def test_every_runtime_requirement_of_the_stack_is_installed() -> None:
     assert missing == []
 
 
+def test_torchvision_shim_converts_like_torchvision_and_refuses_the_rest() -> None:
+    """ToPILImage: C x H x W floats -> mul(255).byte() in H x W x C; H x W x C uint8 unchanged."""
+    import torch
+    import torchvision
+    from torchvision.ops import boxes
+    from torchvision.transforms import ToPILImage
+
+    assert torchvision.__version__.endswith("simspine.shim")
+    chw = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(0))
+    image = ToPILImage()(chw)
+    assert image.mode == "RGB" and image.size == (7, 5)
+    np.testing.assert_array_equal(np.asarray(image), chw.mul(255).byte().permute(1, 2, 0).numpy())
+    gray = np.arange(35, dtype=np.uint8).reshape(5, 7)
+    assert ToPILImage()(gray).mode == "L"
+    np.testing.assert_array_equal(np.asarray(ToPILImage()(gray)), gray)
+    with pytest.raises(NotImplementedError, match="shim"):
+        boxes.box_iou(torch.zeros(1, 4), torch.zeros(1, 4))
+
+
 def test_metainfo_parses_into_the_skeleton_table() -> None:
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
@@ -227,13 +246,32 @@ def test_published_configs_build_their_models() -> None:
     from mmpose.registry import MODELS
 
     init_default_scope("mmpose")
-    for name in ("td-hm_hrnet-w32_8xb64-210e_simspine-256x192", "rtmpose-m_8xb256-420e_simspine-256x192"):
+    for name in (
+        "td-hm_hrnet-w32_8xb64-210e_simspine-256x192",
+        "td-hm_ViTPose-base_8xb64-210e_simspine-256x192",
+        "rtmpose-m_8xb256-420e_simspine-256x192",
+    ):
         cfg = Config.fromfile(f"{CONFIGS}/{name}.py")
         model = MODELS.build(cfg.model).eval()
         with torch.no_grad():
             out = model(torch.zeros(1, 3, 256, 192), None, mode="tensor")
         out = out[0] if isinstance(out, tuple) else out
         assert out.shape[1] == 37, name
+        if "ViTPose" in name:
+            assert out.shape[2:] == (64, 48)  # heatmaps at 1/4 of 256x192
+            _assert_layer_decay(model, cfg.optim_wrapper)
+
+
+def _assert_layer_decay(model, optim_wrapper_cfg) -> None:
+    """ViTPose's optimiser: lr scaled 0.75 per block from the head down, no decay on biases/norms."""
+    from mmengine.optim import build_optim_wrapper
+
+    groups = build_optim_wrapper(model, optim_wrapper_cfg).optimizer.param_groups
+    scales = sorted({g["lr"] / optim_wrapper_cfg.optimizer.lr for g in groups})
+    assert scales[-1] == pytest.approx(1.0) and scales[0] == pytest.approx(0.75**13)
+    assert len(scales) == 14  # patch embedding, 12 blocks, head
+    assert all(g["weight_decay"] == 0 for g in groups if g["params"][0].ndim == 1)
+    assert any(g["weight_decay"] == 0.1 for g in groups)
 
 
 def test_data_mixing_reorders_an_external_spinetrack_dataset(frames_build, tmp_path) -> None:

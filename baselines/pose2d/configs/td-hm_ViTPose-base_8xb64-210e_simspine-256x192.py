@@ -9,16 +9,9 @@ custom_imports = dict(
 train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
 optim_wrapper = dict(
     optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),
-    paramwise_cfg=dict(
-        num_layers=12,
-        layer_decay_rate=0.75,
-        custom_keys={
-            "bias": dict(decay_multi=0.0),
-            "pos_embed": dict(decay_mult=0.0),
-            "relative_position_bias_table": dict(decay_mult=0.0),
-            "norm": dict(decay_mult=0.0),
-        },
-    ),
+    # Layer-wise lr decay over the 12 ViT-B blocks; the constructor itself exempts biases, norms
+    # (1-D parameters) and pos_embed from weight decay (it reads no custom_keys).
+    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75),
     constructor="LayerDecayOptimWrapperConstructor",
     clip_grad=dict(max_norm=1.0, norm_type=2),
 )

@@ -1,0 +1,1 @@
+"""``torchvision.ops``: only the ``boxes`` module that mmpretrain imports at import time."""
