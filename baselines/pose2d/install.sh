@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the mmpose 1.3.2 stack into .venv on CPU torch 2.13 / Python 3.11. Idempotent.
 #
-#   mmcv 2.1.0     built from source with its ops (no CPU wheel exists for torch 2.13; ~10 min on 2 cores).
+#   mmcv 2.1.0     built from source with its ops (no CPU wheel exists for torch 2.13; 10-30 min on 2 cores).
 #                  The built wheel is cached in $SIMSPINE_WHEEL_CACHE (default ~/.cache/simspine/wheels)
 #                  and reused by later runs and other clones.
 #   mmengine 0.10.7, mmdet 3.2.0, mmpose 1.3.2, mmpretrain 1.2.0 (ViTPose's VisionTransformer backbone)
@@ -9,7 +9,7 @@
 #                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
 #                  Their other runtime requirements come from their own metadata (requirements.py).
 #   xtcocotools    built from source against the numpy 2 in .venv (the PyPI wheels are built on numpy 1).
-#   shim/          a `torchvision` with only ToPILImage (mmpose imports it; see shim/pyproject.toml).
+#   shim/          a `torchvision` with ToPILImage and an import-only ops.boxes (see shim/pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
