@@ -247,7 +247,6 @@ def kinematic_axes(spine: str) -> list[dict]:
 
 
 def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConfig) -> None:
-    import pyarrow.parquet as pq
     from datasets import Dataset
 
     from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_to_published
@@ -257,30 +256,26 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
     path = out / WORK_VIEWS.format(**unit_key(record, config))
     if path.is_file():
         return
-    coords = simulated["coordinates"].astype(float)
     is_translation = axes_is_translation(json.loads(str(simulated["axes_json"])))
-    kinematics = coordinates_to_published(coords, is_translation)
-    features = default_features(coords.shape[1])
-    with atomic_path(path) as tmp:
-        writer = None
-        for start in range(0, len(coords), VIEW_CHUNK_FRAMES):  # bounded memory on long sequences
-            frames = np.arange(start, min(start + VIEW_CHUNK_FRAMES, len(coords)))
-            keypoints = simulated["keypoints_world_mm"][frames].astype(float)
+    kinematics = coordinates_to_published(simulated["coordinates"].astype(float), is_translation)
+    features = default_features(kinematics.shape[1])
+
+    def tables():  # bounded memory on long sequences: VIEW_CHUNK_FRAMES frames at a time
+        for start in range(0, len(kinematics), VIEW_CHUNK_FRAMES):
+            frames = np.arange(start, min(start + VIEW_CHUNK_FRAMES, len(kinematics)))
             rows = view_rows(
                 record.subject,
                 record.action,
                 record.subaction,
                 frames,
-                keypoints,
+                simulated["keypoints_world_mm"][frames].astype(float),
                 kinematics[frames],
                 simulated["ik_marker_rmse_mm"][frames],
                 record.cameras,
             )
-            table = Dataset.from_dict(rows, features=features).data.table
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
+            yield Dataset.from_dict(rows, features=features).data.table
+
+    _write_parquet(path, tables())
 
 
 def _frames(out: Path, record: SequenceRecord, config: BuildConfig) -> None:
@@ -291,30 +286,40 @@ def _frames(out: Path, record: SequenceRecord, config: BuildConfig) -> None:
     from simspine_dataset.frames import frame_images
     from simspine_dataset.schema import frames_features
 
-    key = unit_key(record, config)
     path = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
     if path.is_file():
         return
-    views = pq.read_table(out / WORK_VIEWS.format(**key))
+    views = pq.read_table(out / WORK_VIEWS.format(**unit_key(record, config)))
     wanted = np.flatnonzero(views.column("frame").to_numpy() % config.frames.stride == 0)
-    schema = None
     videos = {c: str(p) for c, p in record.files.videos.items()}
-    with atomic_path(path) as tmp:
-        writer = None
-        for start in range(0, len(wanted), FRAME_CHUNK_FRAMES * len(record.cameras)):
-            rows = views.take(wanted[start : start + FRAME_CHUNK_FRAMES * len(record.cameras)])
+    chunk = FRAME_CHUNK_FRAMES * len(record.cameras)
+
+    def tables():  # bounded memory: FRAME_CHUNK_FRAMES frames' images at a time
+        for start in range(0, len(wanted), chunk):
+            rows = views.take(wanted[start : start + chunk])
             columns = {name: rows.column(name).to_numpy(zero_copy_only=False) for name in
                        ("camera", "frame", "image_size", "bbox_xywh_px")}  # fmt: skip
             for name in ("image_size", "bbox_xywh_px"):
                 columns[name] = np.stack(columns[name])
             images, crops = frame_images(columns, videos, config.frames)
-            schema = schema or frames_features(len(rows.column("kinematics")[0])).arrow_schema
+            schema = frames_features(len(rows.column("kinematics")[0])).arrow_schema
             table = rows.append_column("image", pa.array(images, schema.field("image").type))
             table = table.append_column(
                 "crop_xywh_px", pa.array(list(crops), schema.field("crop_xywh_px").type)
             )
-            table = table.select(schema.names).cast(schema)
-            writer = writer or pq.ParquetWriter(tmp, schema)
+            yield table.select(schema.names).cast(schema)
+
+    _write_parquet(path, tables())
+
+
+def _write_parquet(path: Path, tables) -> None:
+    """Stream tables of one schema into a Parquet file, written under a temporary name."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        writer = None
+        for table in tables:
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
             writer.write_table(table)
         if writer is not None:
             writer.close()

@@ -21,7 +21,7 @@ import torch
 
 from baselines.lifting.data import LiftingArrays, load_arrays
 from baselines.lifting.model import Lifter
-from baselines.lifting.train import load_checkpoint
+from baselines.lifting.train import default_device, load_checkpoint
 from baselines.report import write_results
 from simspine_dataset import metrics
 from simspine_dataset import skeleton as sk
@@ -72,8 +72,7 @@ def evaluate(
     checkpoint: str | Path, dataset: str, split: str = "test", mode: str | None = None, seed: int = 0
 ) -> dict:
     """Score a checkpoint on ``split``; 2D input ``mode`` defaults to the one it was trained on."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, config, _ = load_checkpoint(checkpoint, device)
+    model, config, _ = load_checkpoint(checkpoint, default_device())
     mode = mode or config.input
     arrays = load_arrays(dataset, split, config.keypoints, mode, seed)
     protocol = (

@@ -21,7 +21,7 @@ import torch
 
 from baselines.lifting.data import KEYPOINT_SETS, LiftingArrays, load_arrays
 from baselines.lifting.model import Lifter
-from simspine_dataset.io.atomic import atomic_path
+from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -162,7 +162,7 @@ def train(dataset: str, out: str | Path, config: TrainConfig, split: str = "trai
         "load_samples_per_s": len(arrays) / load_s,
     }
     summary |= fit(arrays, out, config, **kwargs)
-    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(Path(out) / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines.data import ROW_KEY
 from baselines.pose2d.metainfo import write_metainfo
 from simspine_dataset import skeleton as sk
 from simspine_dataset.frames import full_to_crop_px
 from simspine_dataset.io.atomic import write_text_atomic
 
-KEY = ("subject", "action", "subaction", "frame", "camera")
 BATCH = 512
 
 
@@ -51,7 +51,7 @@ def export(dataset: str, split: str, out: str | Path) -> Path:
     images, annotations = [], []
     numeric = ds.select_columns(["keypoints_2d_px", "keypoints_visible", "bbox_xywh_px", "crop_xywh_px"])
     numeric = numeric.with_format("numpy")
-    encoded = ds.select_columns([*KEY, "image"]).cast_column("image", ImageFeature(decode=False))
+    encoded = ds.select_columns([*ROW_KEY, "image"]).cast_column("image", ImageFeature(decode=False))
     for start in range(0, ds.num_rows, BATCH):
         rows = encoded[start : start + BATCH]
         arrays = numeric[start : start + BATCH]
@@ -68,7 +68,7 @@ def export(dataset: str, split: str, out: str | Path) -> Path:
             visible = arrays["keypoints_visible"][i].astype(bool)
             coco = np.zeros((sk.NUM_KEYPOINTS, 3))
             coco[visible, :2], coco[visible, 2] = keypoints[visible], 2
-            source = {**{k: _plain(rows[k][i]) for k in KEY}, "crop_xywh_px": crops[i].tolist()}
+            source = {**{k: _plain(rows[k][i]) for k in ROW_KEY}, "crop_xywh_px": crops[i].tolist()}
             images.append(
                 {"id": index, "file_name": file_name, "width": width, "height": height, "simspine": source}
             )

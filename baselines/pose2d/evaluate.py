@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.pose2d.adapter import KEY
+from baselines.data import ROW_KEY
 from baselines.pose2d.metrics import SUBSETS, coco_keypoint_ap, pck_auc
 from baselines.pose2d.train import configure
+from baselines.report import write_results
 from simspine_dataset import skeleton as sk
 from simspine_dataset.frames import crop_to_full_px
-from simspine_dataset.io.atomic import atomic_path, write_text_atomic
+from simspine_dataset.io.atomic import atomic_path
 
 
 def score(coco_gt: dict, predictions: list[dict]) -> dict:
@@ -51,7 +52,7 @@ def predictions_npz(coco_gt: dict, predictions: list[dict], path: Path) -> Path:
     sources = [images[p["image_id"]]["simspine"] for p in chosen]
     crops = np.array([s["crop_xywh_px"] for s in sources], float)
     widths = np.array([images[p["image_id"]]["width"] for p in chosen], float)
-    arrays = {k: np.array([s[k] for s in sources]) for k in KEY}
+    arrays = {k: np.array([s[k] for s in sources]) for k in ROW_KEY}
     arrays["keypoints_2d_px"] = crop_to_full_px(keypoints[..., :2], crops, widths).astype(np.float32)
     arrays["scores"] = keypoints[..., 2].astype(np.float32)
     with atomic_path(path) as tmp, tmp.open("wb") as f:
@@ -92,8 +93,7 @@ def evaluate(config, checkpoint, dataset: str, split: str, out, device=None) -> 
         **score(coco_gt, predictions),
         "mmpose_coco_metric": {k: float(v) for k, v in mmpose_metrics.items()},
     }
-    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
-    write_text_atomic(out / "results.md", markdown(results) + "\n")
+    write_results(results, out, markdown)
     predictions_npz(coco_gt, predictions, out / "predictions.npz")
     return results
 

@@ -1,7 +1,7 @@
 # Shared settings of the top-down configs on the SIMSPINE `frames` config (mmpose 1.3 conventions).
 # Data paths, the keypoint metainfo (generated from the skeleton table) and the evaluator's annotation
-# file are filled in by baselines.pose2d.train / evaluate from --dataset; models set `codec`,
-# `train_pipeline`, `val_pipeline` and pass them through `_pipelines` below.
+# file are filled in by baselines.pose2d.train / evaluate from --dataset; each model's config sets its
+# `codec` and pipelines and puts the pipelines into the dataloaders below (a base cannot see them).
 default_scope = "mmpose"
 dataset_type = "CocoDataset"
 data_mode = "topdown"
