@@ -101,15 +101,22 @@ def _fingerprint(paths) -> str:
 
 def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = False) -> dict[str, str]:
     """The fields of a sequence unit's work path: settings digest, subject, and the sequence name
-    with its inputs' fingerprint (the mocap CDF; the videos too for the frames unit)."""
+    with its inputs' fingerprint (the mocap CDF; its detections with ``--detections``; the videos
+    too for the frames unit)."""
     inputs = [record.files.d3_positions]
     if with_videos:
         inputs += [record.files.videos[c] for c in record.camera_ids]
+    fingerprint = _fingerprint(inputs)
+    if config.detections:  # re-detected videos (another model, another stride) are a new unit
+        from simspine_dataset.io.detections import fingerprint as detections_fingerprint
+
+        fingerprint += detections_fingerprint(config.detections, record.subject, record.sequence,
+                                              list(record.camera_ids))  # fmt: skip
     return {
         "config": config.digest(),
         "frames": config.frames.key,
         "subject": record.subject,
-        "sequence": f"{record.sequence}.{_fingerprint(inputs)}",
+        "sequence": f"{record.sequence}.{fingerprint}",
     }
 
 

@@ -123,6 +123,54 @@ def _build(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    """2D keypoints of every video -> SpinePose-format detections; exit status 1 when any failed."""
+    from tqdm import tqdm
+
+    from simspine_dataset.detect import DetectConfig, detect
+
+    config = DetectConfig(
+        model=args.model,
+        version=args.model_version,
+        onnx=str(args.onnx) if args.onnx else None,
+        input_size=tuple(args.input_size) if args.input_size else None,
+        mmpose_config=str(args.mmpose_config) if args.mmpose_config else None,
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        boxes=args.boxes,
+        stride=args.stride,
+        subjects=tuple(args.subjects) if args.subjects else None,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        threads=args.threads,
+        device=args.device,
+    )
+    if args.executor != "local":
+        from simspine_dataset.distributed import run_detect
+
+        run_detect(
+            args.raw, args.detections, config, args.executor, tasks=args.tasks, logging_dir=args.logging_dir
+        )
+        done = "submitted the job" if args.executor == "slurm" else "finished"
+        print(f"detect on {args.executor}: {done}; each video's marker: {args.detections}/*/*/simspine_detect.json")
+        return 0
+    with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
+
+        def progress(result) -> None:
+            bar.update()
+            bar.set_postfix_str(f"{result.subject} {result.sequence}.{result.camera} {result.status}")
+
+        report = detect(args.raw, args.detections, config, progress)
+    counts = report["videos"]
+    print(
+        f"detected {args.detections}: {counts['done']} videos done, {counts['skipped']} already done, "
+        f"{counts['failed']} failed; {report['frames']} frames; model {report['model']}"
+    )
+    for result in report["results"]:
+        if result["status"] == "failed":
+            print(f"FAILED {result['subject']} {result['sequence']} {result['camera']}: {result['error']}")
+    return 1 if counts["failed"] else 0
+
+
 def _publish(args: argparse.Namespace) -> int:
     from simspine_dataset.publish import PublishRefusedError, publish
 
@@ -198,6 +246,62 @@ def _add_build_parser(sub) -> None:
     build.set_defaults(run=_build)
 
 
+def _add_detect_parser(sub) -> None:
+    """``simspine detect``: the model, the boxes, the frames and the compute."""
+    from simspine_dataset.pose_models import SPINEPOSE_MODELS
+
+    detect = sub.add_parser("detect", help="run a SpinePose-family 2D model over a capture's videos")
+    detect.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout)")
+    detect.add_argument("detections", type=Path, help="output folder (read by build --detections)")
+    detect.add_argument("--subjects", nargs="+", help="subjects to detect (default: all on disk)")
+    detect.add_argument(
+        "--model",
+        default="spinepose-m",
+        choices=sorted(SPINEPOSE_MODELS),
+        help="SpinePose's published model (weights from its cache or download)",
+    )
+    detect.add_argument(
+        "--model-version",
+        choices=["v2", "v1"],
+        help="v2: fine-tuned on SIMSPINE (default where published); v1: SpineTrack only",
+    )
+    detect.add_argument("--onnx", type=Path, help="any ONNX model with SpinePose's SimCC I/O instead")
+    detect.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        metavar=("W", "H"),
+        help="input size of an --onnx model (default 192 256)",
+    )
+    detect.add_argument("--mmpose-config", type=Path, help="a 2D baseline config (with --checkpoint) instead")
+    detect.add_argument("--checkpoint", type=Path, help="the 2D baseline's checkpoint (.pth)")
+    detect.add_argument(
+        "--boxes",
+        choices=["mocap", "detector"],
+        default="mocap",
+        help="person boxes from the projected mocap (default) or SpinePose's detector",
+    )
+    detect.add_argument("--stride", type=int, default=1, help="every Nth frame (default 1: all)")
+    detect.add_argument("--batch-size", type=int, default=32, help="crops per inference call")
+    detect.add_argument("--workers", type=int, default=1, help="processes, one video each at a time")
+    detect.add_argument("--threads", type=int, help="inference threads per worker (default cores/workers)")
+    detect.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="auto: ONNX Runtime's CUDA provider when installed and a GPU is present",
+    )
+    detect.add_argument(
+        "--executor",
+        choices=["local", "datatrove", "ray", "slurm"],
+        default="local",
+        help="local: --workers processes here; others: datatrove's executors",
+    )
+    detect.add_argument("--tasks", type=int, default=4, help="datatrove tasks")
+    detect.add_argument("--logging-dir", help="datatrove's logs and completion markers")
+    detect.set_defaults(run=_detect)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simspine",
@@ -226,6 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
     cap.set_defaults(run=_capture_demo)
 
+    _add_detect_parser(sub)
     _add_build_parser(sub)
 
     card = sub.add_parser("card", help="(re)render the dataset card")
@@ -254,9 +359,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simspine`` console script; returns the exit status."""
+    from simspine_dataset.errors import SimspineError
+
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except (SimspineError, ValueError) as e:  # expected failures: one line, a traceback with -v
+        if args.verbose:
+            raise
+        print(f"simspine: error: {e}", file=sys.stderr)
+        return 2

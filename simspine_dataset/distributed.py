@@ -91,6 +91,57 @@ def executors(
     return chain
 
 
+class DetectStage(PipelineStep):
+    """``simspine detect``'s video units as one datatrove step: task ``r`` of ``n`` takes videos
+    ``r, r + n, ...`` (each skips videos already done, so a relaunch resumes)."""
+
+    name = "simspine detect"
+    type = "🦴 DETECT"
+
+    def __init__(self, raw: str, out: str, config) -> None:  # config: detect.DetectConfig
+        super().__init__()
+        self.raw, self.out, self.config = str(raw), str(out), config
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from simspine_dataset.detect import _unit, plan
+
+        units, _ = plan(self.raw, self.config)
+        for record, camera in units[rank::world_size]:
+            _unit((Path(self.out), record, camera, self.config))
+        return data
+
+
+def run_detect(
+    raw: str | Path,
+    out: str | Path,
+    config,
+    executor: str = "datatrove",
+    tasks: int = 4,
+    logging_dir: str | Path | None = None,
+    **options,
+) -> None:
+    """``detect`` on a datatrove executor; the logging folder is keyed by the model and settings,
+    so a changed model is not skipped as finished."""
+    import hashlib
+
+    from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    key = hashlib.sha256(
+        repr((config.load_model().identity, config.boxes, config.stride)).encode()
+    ).hexdigest()
+    logs = Path(logging_dir) if logging_dir else Path(out) / ".logs" / key[:16]
+    common = {"pipeline": [DetectStage(raw, out, config)], "tasks": tasks, "logging_dir": str(logs)}
+    if executor == "datatrove":
+        job = LocalPipelineExecutor(**common, workers=min(tasks, config.workers), **options)
+    elif executor == "ray":
+        job = RayPipelineExecutor(**common, workers=min(tasks, config.workers), **options)
+    else:
+        job = SlurmPipelineExecutor(**common, job_name="simspine-detect", **options)
+    job.run()
+
+
 def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:
     """Build with a datatrove executor; returns the build report (for Slurm: after submission, the
     report of the last finished build, if any)."""

@@ -14,6 +14,7 @@ user reading a log line knows where to look. Catch ``SimspineError`` to catch al
         CorruptFileError            a file cannot be opened or parsed in its format
           CorruptVideoError         a video cannot be opened, demuxed or decoded
       CaptureProblems               every problem a discovery pass found (an ExceptionGroup)
+      ModelError                    a 2D pose model cannot be found, loaded or run (``path``, ``problem``)
       ShapeError                    an array argument has the wrong shape (programming error)
 """
 
@@ -79,3 +80,16 @@ class CaptureProblems(ExceptionGroup, SimspineError):  # noqa: N818 - a group, n
 
     def __new__(cls, message: str, problems: list[CaptureError]) -> CaptureProblems:
         return super().__new__(cls, message, problems)
+
+
+class ModelError(SimspineError):
+    """A 2D pose model (``pose_models``) cannot be found, loaded or run. The message starts with the
+    file's path and says what to do."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.path, self.problem))

@@ -74,7 +74,8 @@ D3_POSITIONS_MONO = "{subject}/MyPoseFeatures/D3_Positions_mono/{sequence}.{came
 D2_POSITIONS = "{subject}/MyPoseFeatures/D2_Positions/{sequence}.{camera}.cdf"
 VIDEO = "{subject}/Videos/{sequence}.{camera}.mp4"
 # SpinePose detections (DESIGN.md section 3), relative to the detections root.
-DETECTION_FRAME = "{subject}/{sequence}.{camera}/frame_{frame:05d}.json"
+DETECTION_VIDEO = "{subject}/{sequence}.{camera}"  # one folder per video
+DETECTION_FRAME = DETECTION_VIDEO + "/frame_{frame:05d}.json"
 
 _SEQUENCE_NAME = re.compile(r"^(?P<action>[A-Za-z_]+?)(?: (?P<number>\d+))?$")
 _SUBJECT_NAME = re.compile(r"^S(?P<number>\d+)$")

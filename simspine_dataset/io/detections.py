@@ -25,15 +25,49 @@ def frame_path(root: str | Path, subject: str, sequence: str, camera: str, frame
     )
 
 
-def write_frame(path: str | Path, keypoints_px: np.ndarray, scores: np.ndarray) -> Path:
-    """Write one frame. keypoints (37, 2) and scores (37,) in SIMSPINE order; NaN -> (0, 0, 0)."""
+def frame_file(frame: int) -> str:
+    """``frame_00042.json``: a frame's file name inside its video's folder."""
+    return Path(h36m.DETECTION_FRAME.format(subject="", sequence="", camera="", frame=frame)).name
+
+
+def video_folder(root: str | Path, subject: str, sequence: str, camera: str) -> Path:
+    return Path(root) / h36m.DETECTION_VIDEO.format(subject=subject, sequence=sequence, camera=camera)
+
+
+def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str]) -> str:
+    """Identity of a sequence's detections: the marker ``simspine detect`` leaves in each video's
+    folder (it names the model and the inputs), else the frame files' names, sizes and times."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for camera in cameras:
+        folder = video_folder(root, subject, sequence, camera)
+        marker = folder / "simspine_detect.json"
+        if marker.is_file():
+            digest.update(marker.read_bytes())
+        elif folder.is_dir():
+            for path in sorted(folder.glob("frame_*.json")):
+                stat = path.stat()
+                digest.update(f"{path.name} {stat.st_size} {stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:10]
+
+
+def frame_json(keypoints_px: np.ndarray | None, scores: np.ndarray | None) -> str:
+    """One frame's file text. keypoints (37, 2) and scores (37,) in SIMSPINE order, NaN -> (0, 0, 0);
+    ``None``: nobody in the frame (``"people": []``)."""
+    if keypoints_px is None or scores is None:
+        return json.dumps({"version": 1.0, "people": []})
     kp = np.asarray(keypoints_px, dtype=float)[list(sk.FROM_SPINETRACK)]
     sc = np.asarray(scores, dtype=float)[list(sk.FROM_SPINETRACK)]
-    missing = ~np.isfinite(kp).all(axis=1)
+    missing = ~np.isfinite(kp).all(axis=1) | (sc <= 0)
     kp[missing], sc[missing] = 0.0, 0.0
     flat = np.concatenate([kp, sc[:, None]], axis=1).ravel()
-    text = json.dumps({"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]})
-    return write_text_atomic(path, text)
+    return json.dumps({"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]})
+
+
+def write_frame(path: str | Path, keypoints_px: np.ndarray, scores: np.ndarray) -> Path:
+    """Write one frame atomically (``frame_json``)."""
+    return write_text_atomic(path, frame_json(keypoints_px, scores))
 
 
 def _read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:

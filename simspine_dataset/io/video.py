@@ -83,8 +83,11 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def read_frames(path: str | Path, indices: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(index, rgb)`` for the wanted frames in increasing order; rgb is (H, W, 3) uint8.
+def read_frames(
+    path: str | Path, indices: Iterable[int] | None = None, pixel_format: str = "rgb24"
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, image)`` for the wanted frames in increasing order; image is (H, W, 3) uint8
+    in ``pixel_format`` (``rgb24``, or ``bgr24`` for OpenCV-style models).
 
     ``indices=None`` yields every frame. Far-apart indices are reached by seeking to the
     preceding keyframe, so a stride of a few hundred frames does not decode the whole video.
@@ -98,14 +101,14 @@ def read_frames(path: str | Path, indices: Iterable[int] | None = None) -> Itera
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 50)
-        yield from _decode_wanted(container, stream, fps, wanted)
+        yield from _decode_wanted(container, stream, fps, wanted, pixel_format)
     except av.error.FFmpegError as e:
         raise CorruptVideoError(path, f"cannot be decoded ({e})") from e
     finally:
         container.close()
 
 
-def _decode_wanted(container, stream, fps: float, wanted: list[int] | None):
+def _decode_wanted(container, stream, fps: float, wanted: list[int] | None, pixel_format: str):
     position = 0  # next wanted element of `wanted`
     current = -1  # index of the last decoded frame
     while wanted is None or position < len(wanted):
@@ -116,11 +119,11 @@ def _decode_wanted(container, stream, fps: float, wanted: list[int] | None):
         for frame in container.decode(stream):
             current = _frame_index(frame, fps)
             if target is None:
-                yield current, frame.to_ndarray(format="rgb24")
+                yield current, frame.to_ndarray(format=pixel_format)
                 continue
             if current >= target:
                 if current == target:
-                    yield current, frame.to_ndarray(format="rgb24")
+                    yield current, frame.to_ndarray(format=pixel_format)
                 position += 1
                 while position < len(wanted) and wanted[position] <= current:
                     position += 1

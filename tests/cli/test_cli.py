@@ -38,7 +38,7 @@ def test_help_lists_every_subcommand() -> None:
         text=True,
         check=True,
     ).stdout
-    for name in ("demo", "capture-demo", "build", "card", "validate", "publish", "inspect"):
+    for name in ("demo", "capture-demo", "detect", "build", "card", "validate", "publish", "inspect"):
         assert name in out
 
 

@@ -1,0 +1,168 @@
+"""``simspine detect`` on the synthetic capture: detect -> build --detections -> validate, resuming
+after SIGKILL, bad videos named while the others finish, a changed model redone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simspine_dataset import skeleton as sk
+from simspine_dataset.cli import main
+from simspine_dataset.detect import MARKER, DetectConfig, detect, mocap_boxes
+from simspine_dataset.io import detections as det_io
+from simspine_dataset.pose_models import crop_transform
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+from simspine_dataset.synthetic.pose_onnx import fixed_peaks_model
+
+SIZE = (192, 256)
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory) -> Path:
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+
+    root = tmp_path_factory.mktemp("detect") / "capture"
+    settings = CaptureSettings(seconds=0.4, actions=("Walking", "Sitting"), detections=False, workers=2)
+    return generate_capture(root, settings)
+
+
+def mean_pose_crop_px(capture: Path) -> np.ndarray:
+    """Where each keypoint lies on average in the crops of the mocap boxes (SpineTrack order): the
+    peaks of a mean-pose 'detector' that is right on average and wrong on every frame."""
+    from simspine_dataset.capture import discover
+
+    points = []
+    for record in discover(capture, check_videos=False).sequences:
+        truth = np.load(capture / "ground_truth" / record.subject / f"{record.sequence}.npz")
+        for camera in record.cameras:
+            boxes = mocap_boxes(record, camera)
+            centres, scales = crop_transform(boxes, SIZE)
+            px = camera.project(truth["keypoints_world_mm"].astype(float)[: record.n_frames])
+            points.append((px - centres[:, None]) / scales[:, None] * np.array(SIZE) + np.array(SIZE) / 2)
+    return np.nanmean(np.concatenate(points), axis=0)[list(sk.FROM_SPINETRACK)]
+
+
+@pytest.fixture(scope="module")
+def model(capture: Path) -> Path:
+    return fixed_peaks_model(capture.parent / "mean_pose.onnx", mean_pose_crop_px(capture), 0.6, SIZE)
+
+
+def markers(root: Path) -> dict[str, dict]:
+    return {
+        f"{p.parent.parent.name}/{p.parent.name}": json.loads(p.read_text())
+        for p in root.glob(f"*/*/{MARKER}")
+    }
+
+
+def test_detect_build_validate(capture: Path, model: Path, tmp_path: Path) -> None:
+    """The whole front end on the demo capture. The small model is a mean pose (right on average,
+    wrong on every frame): the build takes its detections (labels differ from a mocap-only build),
+    every structural check of ``validate`` passes, and its anatomical checks catch the bad spine."""
+    from simspine_dataset.validate import validate
+
+    out = tmp_path / "detections"
+    assert main(["detect", str(capture), str(out), "--onnx", str(model), "--batch-size", "7"]) == 0
+    report = json.loads((out / "detect_report.json").read_text())
+    assert report["videos"] == {"done": 32, "skipped": 0, "failed": 0}
+    xy, scores = det_io.read_sequence(out, "S1", "Walking 1", "54138969", 20)
+    assert np.isfinite(xy).all() and np.allclose(scores, 0.6, atol=1e-3)
+    truth = np.load(capture / "ground_truth" / "S1" / "Walking 1.npz")["keypoints_world_mm"][:20]
+    from simspine_dataset.capture import discover
+
+    record = next(r for r in discover(capture, ["S1"]).sequences if r.sequence == "Walking 1")
+    error = np.linalg.norm(xy - record.cameras[0].project(truth.astype(float)), axis=-1)
+    assert np.median(error) < 40  # a mean pose on the right person, not at a wrong place
+    assert main(["build", str(capture), str(tmp_path / "built"), "--detections", str(out)]) == 0
+    checks = {c.name: c.ok for c in validate(tmp_path / "built")}
+    structural = ("schema", "counts", "finite", "2D = projection of 3D", "camera 3D = R X + t")
+    assert all(checks[name] for name in structural), checks
+    assert not checks["lordosis in range"], checks  # a mean pose bends the lumbar spine: caught
+    assert main(["build", str(capture), str(tmp_path / "mocap_only")]) == 0
+    assert all(c.ok for c in validate(tmp_path / "mocap_only"))
+    before = markers(out)
+    assert detect(capture, out, DetectConfig(onnx=str(model)))["videos"]["skipped"] == 32
+    assert markers(out) == before
+
+
+def test_a_killed_detect_resumes_without_redoing_finished_videos(
+    capture: Path, model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "detections"
+    command = [
+        sys.executable,
+        "-m",
+        "simspine_dataset",
+        "detect",
+        str(capture),
+        str(out),
+        "--onnx",
+        str(model),
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(markers(out)) < 3:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = markers(out)
+    assert 3 <= len(finished) < 32
+    report = detect(capture, out, DetectConfig(onnx=str(model)))
+    status = {f"{r['subject']}/{r['sequence']}.{r['camera']}": r["status"] for r in report["results"]}
+    assert all(status[name] == "skipped" for name in finished)
+    assert not list(out.glob("*/.*"))  # no temporary folder is left
+    clean = tmp_path / "clean"
+    detect(capture, clean, DetectConfig(onnx=str(model)))
+    assert {k: v["digest"] for k, v in markers(out).items()} == {
+        k: v["digest"] for k, v in markers(clean).items()
+    }
+
+
+def test_bad_videos_are_named_and_the_others_finish(
+    capture: Path, model: Path, tmp_path: Path, capsys
+) -> None:
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(capture, raw, ignore=shutil.ignore_patterns("ground_truth"))
+    truncated = raw / "S1" / "Videos" / "Sitting 1.55011271.mp4"
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    (raw / "S9" / "Videos" / "Walking.60457274.mp4").unlink()
+    out = tmp_path / "detections"
+    (out / "S9" / "Sitting 1.54138969").mkdir(parents=True)  # someone else's detections: kept, named
+    assert main(["detect", str(raw), str(out), "--onnx", str(model)]) == 1
+    text = capsys.readouterr().out
+    assert "Sitting 1.55011271.mp4" in text and "Walking.60457274.mp4" in text
+    assert "not written by simspine detect" in text
+    report = json.loads((out / "detect_report.json").read_text())
+    assert report["videos"] == {"done": 23, "skipped": 0, "failed": 3}  # 2 sequences, 1 foreign folder
+    assert main(["detect", str(raw), str(out), "--onnx", str(tmp_path / "missing.onnx")]) == 2
+    assert "simspine: error:" in capsys.readouterr().err
+
+
+def test_another_model_redoes_and_the_build_sees_it(capture: Path, model: Path, tmp_path: Path) -> None:
+    from simspine_dataset.build import BuildConfig, unit_key
+    from simspine_dataset.capture import discover
+
+    out = tmp_path / "detections"
+    config = BuildConfig(detections=str(out))
+    record = discover(capture, ["S1"]).sequences[0]
+    detect(capture, out, DetectConfig(onnx=str(model), subjects=("S1",)))
+    key = unit_key(record, config)
+    other = fixed_peaks_model(tmp_path / "other.onnx", np.full((sk.NUM_KEYPOINTS, 2), 90.0), 0.5, SIZE)
+    report = detect(capture, out, DetectConfig(onnx=str(other), subjects=("S1",)))
+    assert report["videos"] == {"done": 16, "skipped": 0, "failed": 0}
+    assert unit_key(record, config) != key  # a build re-simulates with the new detections
