@@ -151,7 +151,7 @@ def _detect(args: argparse.Namespace) -> int:
             args.raw, args.detections, config, args.executor, tasks=args.tasks, logging_dir=args.logging_dir
         )
         done = "submitted the job" if args.executor == "slurm" else "finished"
-        print(f"detect on {args.executor}: {done}; each video's marker: {args.detections}/*/*/simspine_detect.json")
+        print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/simspine_detect.json")
         return 0
     with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
 
