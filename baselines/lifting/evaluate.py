@@ -9,6 +9,13 @@ model predicts; P-MPJPE after per-pose similarity Procrustes alignment on the 15
 for the spine regions (S_C, S_T, S_L, S), and on all 37 for B and All (full-body models only), so
 spine-only and full-body models are scored on the spine identically. Rows: actions and their mean.
 Writes ``results.json`` and ``results.md``.
+
+``--onnx`` scores the official SIMSPINE lifter (``spinepose_lifter_8xb256-90e_simspine-37x2.onnx``)
+on the same rows and regions: input (N, 37, 2) in SpineTrack order, pinhole-normalised
+``(u - cx) / fx, (v - cy) / fy``, zero where a keypoint is missing; output (N, 37, 3) up to scale
+(SpinePose fixes the scale from an assumed body height). Its poses are made root-relative (Hip) and
+scaled per pose onto the truth by least squares before MPJPE (so its MPJPE is an N-MPJPE, stated in
+the protocol); P-MPJPE is the same alignment as for our checkpoints.
 """
 
 from __future__ import annotations
@@ -84,11 +91,45 @@ def evaluate(
     return score(predict(model, arrays.inputs), arrays, protocol)
 
 
+def predict_onnx(path: str | Path, arrays: LiftingArrays, batch_size: int = 8192) -> np.ndarray:
+    """Root-relative poses (N, 37, 3), SIMSPINE order, of a SpineTrack-order ONNX lifter, scaled per
+    pose onto ``arrays.targets`` (the lifter's output has no metric scale)."""
+    from simspine_dataset.pose_models import default_threads, onnx_session
+
+    if arrays.keypoints != tuple(range(sk.NUM_KEYPOINTS)):
+        raise ValueError(
+            "the SIMSPINE lifter takes all 37 keypoints: load the arrays with keypoint set 'full'"
+        )
+    session = onnx_session(path, default_threads())
+    inputs = np.nan_to_num(arrays.inputs[:, list(sk.FROM_SPINETRACK)], nan=0.0).astype(np.float32)
+    name = session.get_inputs()[0].name
+    out = np.concatenate([session.run(None, {name: inputs[i : i + batch_size]})[0]
+                          for i in range(0, len(inputs), batch_size)])  # fmt: skip
+    poses = out[:, list(sk.TO_SPINETRACK)].astype(float)
+    poses -= poses[:, sk.INDEX["Hip"] : sk.INDEX["Hip"] + 1]
+    return metrics.scale_align(poses, arrays.targets.astype(float))  # as metrics.n_mpjpe aligns
+
+
+def evaluate_onnx(
+    path: str | Path, dataset: str, split: str = "test", mode: str = "gt", seed: int = 0
+) -> dict:
+    """Score an ONNX lifter with SpinePose's lifter I/O (the official SIMSPINE lifter) on ``split``."""
+    arrays = load_arrays(dataset, split, "full", mode, seed)
+    protocol = (
+        f"split {split}, {len(arrays)} camera views, ONNX lifter {Path(path).name} (37 keypoints, "
+        f"SpineTrack order), 2D input {mode}, camera frame, root-relative (Hip included), each pose "
+        f"scaled onto the truth by least squares before MPJPE (N-MPJPE: the lifter has no metric "
+        f"scale), P-MPJPE aligned on the spine (spine regions) or all keypoints (B, All)"
+    )
+    return score(predict_onnx(path, arrays), arrays, protocol)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m baselines.lifting.evaluate", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, help="one of our lifting checkpoints")
+    parser.add_argument("--onnx", type=Path, help="or the official SIMSPINE lifter (or one with its I/O)")
     parser.add_argument("--dataset", required=True, help="build folder or ORG/NAME on the Hub")
     parser.add_argument("--split", default="test")
     parser.add_argument(
@@ -97,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    print(write_results(evaluate(args.checkpoint, args.dataset, args.split, args.input, args.seed), args.out))
+    if args.onnx:
+        results = evaluate_onnx(args.onnx, args.dataset, args.split, args.input or "gt", args.seed)
+    elif args.checkpoint:
+        results = evaluate(args.checkpoint, args.dataset, args.split, args.input, args.seed)
+    else:
+        parser.error("give --checkpoint or --onnx")
+    print(write_results(results, args.out))
     return 0
 
 

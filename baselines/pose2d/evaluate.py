@@ -1,10 +1,15 @@
-"""Evaluate a trained mmpose model on a split of the ``frames`` config.
+"""Evaluate a 2D model on a split of the ``frames`` config: a trained mmpose model, or SpinePose.
 
     python -m baselines.pose2d.evaluate --config CFG --checkpoint CKPT --dataset PATH_OR_REPO \\
         --split test --out DIR
+    python -m baselines.pose2d.evaluate --model spinepose-m [--model-version v1] --dataset ... --out DIR
+    python -m baselines.pose2d.evaluate --onnx MODEL.onnx [--input-size W H] --dataset ... --out DIR
 
-mmengine's Runner runs the model over the split (the crops' person boxes as the detections) and
-mmpose's ``CocoMetric`` writes its predictions; from them this reports COCO AP/AR with our sigmas on
+For an mmpose model, mmengine's Runner runs it over the split (the crops' person boxes as the
+detections) and mmpose's ``CocoMetric`` writes its predictions. SpinePose's published models and
+any ONNX with their SimCC I/O (the paper's "before fine-tuning" rows) run through
+``simspine_dataset.pose_models`` on the same crops and boxes, as ``simspine detect`` runs them.
+From the predictions this reports COCO AP/AR with our sigmas on
 all 37 keypoints and on SpinePose's body (17) and spine (9) subsets, and PCK-AUC (threshold
 0..0.95 x 30 px in the crop) as mmpose computes it (``metrics``). Writes ``results.json``,
 ``results.md`` and ``predictions.npz`` in full-image pixels, the input format of
@@ -74,6 +79,57 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def predict_onnx(model, coco_gt: dict, image_dir: Path, batch: int = 64) -> list[dict]:
+    """COCO-format predictions of a ``pose_models`` model on the exported crops, each run on its
+    annotation's person box (in the crop's pixels), as the mmpose path does."""
+    import cv2
+
+    from simspine_dataset.pose_models import CropBatch, crop_images, crop_transform
+
+    images = {im["id"]: im for im in coco_gt["images"]}
+    anns = coco_gt["annotations"]
+    predictions = []
+    for start in range(0, len(anns), batch):
+        chunk = anns[start : start + batch]
+        boxes = np.array([a["bbox"] for a in chunk], float)
+        centres, scales = crop_transform(
+            np.c_[boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], model.input_size_wh
+        )
+        crops = [
+            crop_images(cv2.imread(str(image_dir / images[a["image_id"]]["file_name"])), c[None], s[None],
+                        model.input_size_wh)[0]
+            for a, c, s in zip(chunk, centres, scales, strict=True)
+        ]  # fmt: skip
+        xy, scores = model.predict(CropBatch(np.stack(crops), centres, scales))
+        found = np.isfinite(xy).all(-1)
+        flat = np.concatenate([np.where(found[..., None], xy, 0.0), scores[..., None]], axis=-1)
+        predictions += [
+            {"image_id": a["image_id"], "category_id": 1, "keypoints": k.ravel().tolist(),
+             "score": float(s[s > 0].mean()) if (s > 0).any() else 0.0}
+            for a, k, s in zip(chunk, flat, scores, strict=True)
+        ]  # fmt: skip
+    return predictions
+
+
+def evaluate_model(model, dataset: str, split: str, out) -> dict:
+    """Score a ``pose_models`` model (SpinePose by name, or an ONNX file) on ``split``."""
+    from baselines.pose2d.adapter import export
+
+    out = Path(out)
+    ann = export(dataset, split, out / "data")
+    coco_gt = json.loads(ann.read_text())
+    predictions = predict_onnx(model, coco_gt, out / "data" / "images" / split)
+    results = {
+        "protocol": f"model {model.identity}, split {split}, crops of the frames config with their person "
+        "boxes (padded 1.25 as SpinePose does), OKS sigmas of the skeleton table, body/spine subsets as "
+        "SpinePose defines them, PCK-AUC thresholds 0..0.95 x 30 px",
+        **score(coco_gt, predictions),
+    }
+    write_results(results, out, markdown)
+    predictions_npz(coco_gt, predictions, out / "predictions.npz")
+    return results
+
+
 def evaluate(config, checkpoint, dataset: str, split: str, out, device=None) -> dict:
     from mmengine.runner import Runner
 
@@ -102,14 +158,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m baselines.pose2d.evaluate", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--config", type=Path, help="an mmpose config (with --checkpoint)")
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--model", help="a SpinePose model by name (spinepose-s|m|l|x) instead")
+    parser.add_argument("--model-version", choices=["v2", "v1"])
+    parser.add_argument("--onnx", type=Path, help="any ONNX model with SpinePose's SimCC I/O instead")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"))
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", choices=["cpu", "cuda"])
     args = parser.parse_args(argv)
-    print(markdown(evaluate(args.config, args.checkpoint, args.dataset, args.split, args.out, args.device)))
+    if args.config and args.checkpoint:
+        results = evaluate(args.config, args.checkpoint, args.dataset, args.split, args.out, args.device)
+    elif args.model or args.onnx:
+        from simspine_dataset.pose_models import default_threads, load_model
+
+        model = load_model(args.model or "spinepose-m", version=args.model_version, onnx=args.onnx,
+                           input_size_wh=tuple(args.input_size) if args.input_size else None,
+                           threads=default_threads(), device=args.device or "auto")  # fmt: skip
+        results = evaluate_model(model, args.dataset, args.split, args.out)
+    else:
+        parser.error("give --config and --checkpoint, or --model, or --onnx")
+    print(markdown(results))
     return 0
 
 

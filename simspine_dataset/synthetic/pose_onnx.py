@@ -9,7 +9,8 @@ package, a development dependency):
 - ``fixed_peaks_model``: SimCC peaks at given crop positions whatever the image (geometry tests, a
   mean-pose detector);
 - ``conv_simcc_model``: a stride-2 convolution stack of a chosen width, compute comparable to
-  RTMPose-s/m, for benchmarks.
+  RTMPose-s/m, for benchmarks;
+- ``flat_lifter_model``: the official SIMSPINE lifter's I/O, a weak-perspective pose (plumbing tests).
 """
 
 from __future__ import annotations
@@ -151,3 +152,24 @@ def conv_simcc_model(
     grid = (size_wh[1] // 32, size_wh[0] // 32)
     heads, head_weights = _heads(current, channels[-1], grid, size_wh, rng)
     return _save(nodes + heads, weights | head_weights, size_wh, path)
+
+
+def flat_lifter_model(path: str | Path) -> Path:
+    """A lifter with the official SIMSPINE lifter's I/O ((N, 37, 2) normalised -> (N, 37, 3)) that
+    returns its input on the image plane, depth 0: a weak-perspective pose, for plumbing tests."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    K = sk.NUM_KEYPOINTS
+    graph = helper.make_graph(
+        [helper.make_node("Pad", ["input", "pads"], ["output"], mode="constant")],
+        "flat_lifter",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", K, 2])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", K, 3])],
+        [numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1], np.int64), "pads")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)

@@ -239,6 +239,40 @@ def test_cpu_smoke_train_evaluate_and_chain_into_triangulation(frames_build, tmp
     assert chained["mpjpe_mm"]["Mean"]["All"] < 0.5  # mm: keypoints written at 1e-3 px
 
 
+def test_onnx_models_are_scored_on_the_same_crops_and_chain_into_triangulation(
+    frames_build, tmp_path
+) -> None:
+    """SpinePose-signature ONNX (here peaks at known crop positions) through the same crops and
+    boxes: predictions land on the pixels the crop geometry says, in full-image pixels."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from baselines.pose2d.evaluate import main as evaluate_main
+    from simspine_dataset.frames import crop_to_full_px
+    from simspine_dataset.synthetic.pose_onnx import fixed_peaks_model
+
+    size = np.array([192, 256])
+    peaks = np.random.default_rng(1).uniform(20, 170, (sk.NUM_KEYPOINTS, 2)).round() + 0.5  # SpineTrack order
+    model = fixed_peaks_model(tmp_path / "peaks.onnx", peaks, 0.7)
+    out = tmp_path / "eval"
+    assert evaluate_main(["--onnx", str(model), "--dataset", str(frames_build), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["protocol"].startswith("model peaks.onnx:") and results["images"] > 0
+    gt = json.loads((out / "data" / "annotations" / "test.json").read_text())
+    written = np.load(out / "predictions.npz")
+    assert np.allclose(written["scores"], 0.7, atol=1e-6)
+    for i, ann in enumerate(sorted(gt["annotations"], key=lambda a: a["image_id"])):
+        x, y, w, h = ann["bbox"]  # the person box in the crop image: padded 1.25, grown to 3:4
+        side = max(w * 1.25, h * 1.25 * 192 / 256)
+        scale = np.array([side, side * 256 / 192])
+        in_crop = np.array([x + w / 2, y + h / 2]) + (peaks - size / 2) * scale / size
+        image = gt["images"][[im["id"] for im in gt["images"]].index(ann["image_id"])]
+        crop = np.array(image["simspine"]["crop_xywh_px"], float)[None]
+        expected = crop_to_full_px(in_crop[None], crop, [image["width"]])[0]
+        np.testing.assert_allclose(
+            written["keypoints_2d_px"][i][list(sk.FROM_SPINETRACK)], expected, atol=2e-3
+        )
+
+
 def test_published_configs_build_their_models() -> None:
     import torch
     from mmengine.config import Config
