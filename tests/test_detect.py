@@ -166,3 +166,14 @@ def test_another_model_redoes_and_the_build_sees_it(capture: Path, model: Path, 
     report = detect(capture, out, DetectConfig(onnx=str(other), subjects=("S1",)))
     assert report["videos"] == {"done": 16, "skipped": 0, "failed": 0}
     assert unit_key(record, config) != key  # a build re-simulates with the new detections
+
+
+def test_datatrove_executor_gives_the_same_detections(capture: Path, model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("datatrove")
+    from simspine_dataset.distributed import run_detect
+
+    config = DetectConfig(onnx=str(model), subjects=("S9",), workers=2)
+    run_detect(capture, tmp_path / "dt", config, "datatrove", tasks=2)
+    detect(capture, tmp_path / "local", DetectConfig(onnx=str(model), subjects=("S9",)))
+    digests = {k: v["digest"] for k, v in markers(tmp_path / "dt").items()}
+    assert len(digests) == 16 and digests == {k: v["digest"] for k, v in markers(tmp_path / "local").items()}

@@ -1,0 +1,141 @@
+"""simspine detect: crops/s against the spinepose package's own per-box loop, same model, same machine.
+
+    python benchmarks/bench_detect.py [--seconds 4] [--width 64] [--out /tmp/bench_detect]
+
+A synthetic capture (S1, Walking, both takes, four cameras, 1000 x 1000 videos) is detected twice
+with the same ONNX model (``synthetic.pose_onnx.conv_simcc_model``: SpinePose's I/O, 256 x 192
+input, compute near RTMPose-s at width 64) and the same mocap boxes:
+
+- ours: ``detect`` (sequential decode in a thread, crops of many frames per inference call), at
+  batch 32 and at batch 1 (to separate batching from the overlap);
+- the package's loop: the same decoded frames, ``spinepose.tools.RTMPose(image, bboxes=[box])``
+  one box per call (its API), the same files written.
+
+Prints crops/s of each and the ratio, our time split (decode, crop, inference, write; they overlap),
+the JSON files' write and read cost per camera-frame, and the plan for the real capture
+(2,137,064 camera-frames) on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+REAL_CAMERA_FRAMES = 2_137_064
+
+
+def gflops(width: int) -> float:
+    """Multiply-adds x 2 of ``conv_simcc_model`` on one 256 x 192 crop (convolutions dominate)."""
+    channels = [3, width // 4, width // 2, width, 2 * width, 4 * width]
+    h, w, total = 256, 192, 0.0
+    for c_in, c_out in itertools.pairwise(channels):
+        h, w = h // 2, w // 2
+        total += 2 * 9 * c_in * c_out * h * w
+    return total / 1e9
+
+
+def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
+    """Detect every video with the package's per-box RTMPose; returns (crops, seconds)."""
+    from spinepose.tools import RTMPose
+
+    from simspine_dataset import skeleton as sk
+    from simspine_dataset.capture import discover
+    from simspine_dataset.detect import mocap_boxes
+    from simspine_dataset.io import detections as det_io
+    from simspine_dataset.io.video import read_frames
+
+    tool = RTMPose(str(model), model_input_size=(192, 256), hardware_acceleration=False)
+    order = list(sk.TO_SPINETRACK)
+    crops, start = 0, time.perf_counter()
+    for record in discover(capture).sequences:
+        for camera in record.cameras:
+            boxes = mocap_boxes(record, camera)
+            folder = det_io.video_folder(out, record.subject, record.sequence, camera.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, image in read_frames(record.files.videos[camera.id], range(record.n_frames), "bgr24"):
+                keypoints, scores = tool(image, bboxes=[boxes[index].tolist()])
+                text = det_io.frame_json(keypoints[0][order], scores[0][order])
+                (folder / det_io.frame_file(index)).write_text(text)
+                crops += 1
+    return crops, time.perf_counter() - start
+
+
+def ours(capture: Path, out: Path, model: Path, batch: int) -> tuple[int, float, dict]:
+    from simspine_dataset.detect import DetectConfig, detect
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    report = detect(capture, out, DetectConfig(onnx=str(model), batch_size=batch, threads=os.cpu_count()))
+    seconds = time.perf_counter() - start
+    split: dict[str, float] = {}
+    for result in report["results"]:
+        for key, value in result["seconds"].items():
+            split[key] = split.get(key, 0.0) + value
+    return sum(r["people"] for r in report["results"]), seconds, split
+
+
+def read_cost(out: Path) -> tuple[int, float]:
+    from simspine_dataset.io import detections as det_io
+
+    frames, start = 0, time.perf_counter()
+    for folder in sorted(out.glob("*/*.*")):
+        if not folder.is_dir():
+            continue
+        sequence, camera = folder.name.rsplit(".", 1)
+        n = len(list(folder.glob("frame_*.json")))
+        det_io.read_sequence(out, folder.parent.name, sequence, camera, n)
+        frames += n
+    return frames, time.perf_counter() - start
+
+
+def main() -> None:
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+    from simspine_dataset.synthetic.pose_onnx import conv_simcc_model
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench_detect"))
+    args = parser.parse_args()
+    capture = args.out / "capture"
+    if not (capture / "metadata.xml").is_file():
+        settings = CaptureSettings(
+            subjects=("S1",), actions=("Walking",), seconds=args.seconds, detections=False
+        )
+        generate_capture(capture, settings)
+    model = conv_simcc_model(args.out / f"conv{args.width}.onnx", args.width)
+    print(
+        f"model: conv_simcc_model width {args.width}, {gflops(args.width):.2f} GFLOP per crop, {os.cpu_count()} cores"
+    )
+    ours(capture, args.out / "warmup", model, 32)
+    n32, t32, split = ours(capture, args.out / "ours32", model, 32)
+    n1, t1, _ = ours(capture, args.out / "ours1", model, 1)
+    shutil.rmtree(args.out / "package", ignore_errors=True)
+    n_pkg, t_pkg = package_loop(capture, args.out / "package", model)
+    print(f"ours, batch 32:        {n32 / t32:7.1f} crops/s ({n32} crops, {t32:.1f} s)")
+    print(f"ours, batch 1:         {n1 / t1:7.1f} crops/s")
+    print(f"spinepose per-box loop:{n_pkg / t_pkg:7.1f} crops/s ({n_pkg} crops, {t_pkg:.1f} s)")
+    print(f"ratio ours (batch 32) / package: {(n32 / t32) / (n_pkg / t_pkg):.2f}x")
+    total = sum(v for k, v in split.items() if k != "total")
+    parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f} %)" for k, v in split.items() if k != "total")
+    print(f"time split (batch 32, decode and crop overlap inference): {parts}; wall {split['total']:.1f} s")
+    frames, t_read = read_cost(args.out / "ours32")
+    write_ms, read_ms = 1e3 * split["write"] / frames, 1e3 * t_read / frames
+    print(f"JSON per camera-frame: write {write_ms:.3f} ms, read {read_ms:.3f} ms")
+    hours = REAL_CAMERA_FRAMES / (n32 / t32) / 3600
+    json_hours = REAL_CAMERA_FRAMES * (write_ms + read_ms) / 1e3 / 3600
+    print(
+        f"real capture ({REAL_CAMERA_FRAMES:,} camera-frames) on this machine: {hours:.1f} h of detect; "
+        f"JSON write + read {json_hours:.2f} h ({100 * json_hours / hours:.1f} % of it)"
+    )
+    np.testing.assert_equal(n32, n_pkg)
+
+
+if __name__ == "__main__":
+    main()
