@@ -4,12 +4,13 @@
 
 A synthetic capture (S1, Walking, both takes, four cameras, 1000 x 1000 videos) is detected twice
 with the same ONNX model (``synthetic.pose_onnx.conv_simcc_model``: SpinePose's I/O, 256 x 192
-input, compute near RTMPose-s at width 64) and the same mocap boxes:
+input; at width 216, 1.4 GFLOP = 0.7 GMAC per crop, RTMPose-s's size) and the same mocap boxes:
 
 - ours: ``detect`` (sequential decode in a thread, crops of many frames per inference call), at
   batch 32 and at batch 1 (to separate batching from the overlap);
-- the package's loop: the same decoded frames, ``spinepose.tools.RTMPose(image, bboxes=[box])``
-  one box per call (its API), the same files written.
+- the package's loop: frames read with ``cv2.VideoCapture`` as its video mode reads them, then
+  ``spinepose.tools.RTMPose(image, bboxes=[box])`` one box per call (its API), the same files
+  written.
 
 Prints crops/s of each and the ratio, our time split (decode, crop, inference, write; they overlap),
 the JSON files' write and read cost per camera-frame, and the plan for the real capture
@@ -41,14 +42,16 @@ def gflops(width: int) -> float:
 
 
 def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
-    """Detect every video with the package's per-box RTMPose; returns (crops, seconds)."""
+    """Detect every video as the package's video mode does (``cv2.VideoCapture``, then
+    ``RTMPose(image, bboxes=[box])`` one box per call), with our mocap boxes and our files;
+    returns (crops, seconds)."""
+    import cv2
     from spinepose.tools import RTMPose
 
     from simspine_dataset import skeleton as sk
     from simspine_dataset.capture import discover
     from simspine_dataset.detect import mocap_boxes
     from simspine_dataset.io import detections as det_io
-    from simspine_dataset.io.video import read_frames
 
     tool = RTMPose(str(model), model_input_size=(192, 256), hardware_acceleration=False)
     order = list(sk.TO_SPINETRACK)
@@ -58,11 +61,16 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
             boxes = mocap_boxes(record, camera)
             folder = det_io.video_folder(out, record.subject, record.sequence, camera.id)
             folder.mkdir(parents=True, exist_ok=True)
-            for index, image in read_frames(record.files.videos[camera.id], range(record.n_frames), "bgr24"):
+            video = cv2.VideoCapture(str(record.files.videos[camera.id]))
+            for index in range(record.n_frames):
+                ok, image = video.read()
+                if not ok:
+                    break
                 keypoints, scores = tool(image, bboxes=[boxes[index].tolist()])
                 text = det_io.frame_json(keypoints[0][order], scores[0][order])
                 (folder / det_io.frame_file(index)).write_text(text)
                 crops += 1
+            video.release()
     return crops, time.perf_counter() - start
 
 
@@ -100,7 +108,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--width", type=int, default=216)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_detect"))
     args = parser.parse_args()
     capture = args.out / "capture"

@@ -147,8 +147,17 @@ def _detect(args: argparse.Namespace) -> int:
     if args.executor != "local":
         from simspine_dataset.distributed import run_detect
 
+        options = (
+            {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
+        )
         run_detect(
-            args.raw, args.detections, config, args.executor, tasks=args.tasks, logging_dir=args.logging_dir
+            args.raw,
+            args.detections,
+            config,
+            args.executor,
+            tasks=args.tasks,
+            logging_dir=args.logging_dir,
+            **options,
         )
         done = "submitted the job" if args.executor == "slurm" else "finished"
         print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/simspine_detect.json")
@@ -299,6 +308,8 @@ def _add_detect_parser(sub) -> None:
     )
     detect.add_argument("--tasks", type=int, default=4, help="datatrove tasks")
     detect.add_argument("--logging-dir", help="datatrove's logs and completion markers")
+    detect.add_argument("--slurm-partition", default="gpu", help="Slurm partition of the array job")
+    detect.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
     detect.set_defaults(run=_detect)
 
 

@@ -119,11 +119,11 @@ def _decode_wanted(container, stream, fps: float, wanted: list[int] | None, pixe
         for frame in container.decode(stream):
             current = _frame_index(frame, fps)
             if target is None:
-                yield current, frame.to_ndarray(format=pixel_format)
+                yield current, _to_array(frame, pixel_format)
                 continue
             if current >= target:
                 if current == target:
-                    yield current, frame.to_ndarray(format=pixel_format)
+                    yield current, _to_array(frame, pixel_format)
                 position += 1
                 while position < len(wanted) and wanted[position] <= current:
                     position += 1
@@ -134,6 +134,19 @@ def _decode_wanted(container, stream, fps: float, wanted: list[int] | None, pixe
                     break  # seek again
         else:
             return  # end of stream: indices past the end are not yielded
+
+
+_FROM_I420 = {"rgb24": "COLOR_YUV2RGB_I420", "bgr24": "COLOR_YUV2BGR_I420"}
+
+
+def _to_array(frame, pixel_format: str) -> np.ndarray:
+    """A decoded frame as (H, W, 3) uint8. H.264's yuv420p is converted by OpenCV, ~3x faster than
+    swscale's conversion for a 1000 x 1000 frame (within 3 levels of it, 0.5 on average)."""
+    if frame.format.name == "yuv420p" and pixel_format in _FROM_I420:
+        import cv2
+
+        return cv2.cvtColor(frame.to_ndarray(), getattr(cv2, _FROM_I420[pixel_format]))
+    return frame.to_ndarray(format=pixel_format)
 
 
 def _yuv420_frame(rgb: np.ndarray):  # -> av.VideoFrame
