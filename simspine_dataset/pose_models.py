@@ -263,13 +263,17 @@ class MmposeModel:
     def predict(self, batch: CropBatch) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N, 37, 2) full-image px, SIMSPINE order, and scores (N, 37)."""
         import torch
+        from mmengine.structures import InstanceData
         from mmpose.structures import PoseDataSample
 
         w, h = self.input_size_wh
+        flip_indices = self.model.dataset_meta["flip_indices"]  # for configs that test with flipping
         samples = []
         for centre, scale in zip(batch.centres, batch.scales, strict=True):
-            sample = PoseDataSample()
-            sample.set_metainfo({"input_size": (w, h), "input_center": centre, "input_scale": scale})
+            box = np.r_[centre - scale / 2, centre + scale / 2][None]
+            sample = PoseDataSample(gt_instances=InstanceData(bboxes=box, bbox_scores=np.ones(1)))
+            sample.set_metainfo({"input_size": (w, h), "input_center": centre, "input_scale": scale,
+                                 "flip_indices": flip_indices})  # fmt: skip
             samples.append(sample)
         inputs = [torch.from_numpy(np.ascontiguousarray(c.transpose(2, 0, 1))) for c in batch.images]
         with torch.no_grad():

@@ -53,16 +53,20 @@ def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str
 
 
 def frame_json(keypoints_px: np.ndarray | None, scores: np.ndarray | None) -> str:
-    """One frame's file text. keypoints (37, 2) and scores (37,) in SIMSPINE order, NaN -> (0, 0, 0);
+    """One frame's file text. keypoints (37, 2) and scores (37,) in SIMSPINE order; pixels to 1e-3,
+    scores to 1e-6 (a positive score stays positive); NaN or score <= 0 -> (0, 0, 0) (missing);
     ``None``: nobody in the frame (``"people": []``)."""
     if keypoints_px is None or scores is None:
         return json.dumps({"version": 1.0, "people": []})
     kp = np.asarray(keypoints_px, dtype=float)[list(sk.FROM_SPINETRACK)]
     sc = np.asarray(scores, dtype=float)[list(sk.FROM_SPINETRACK)]
-    missing = ~np.isfinite(kp).all(axis=1) | (sc <= 0)
-    kp[missing], sc[missing] = 0.0, 0.0
-    flat = np.concatenate([kp, sc[:, None]], axis=1).ravel()
-    return json.dumps({"version": 1.0, "people": [{"pose_keypoints_2d": [round(float(v), 3) for v in flat]}]})
+    missing = ~np.isfinite(kp).all(axis=1) | ~(sc > 0)
+    kp, sc = (
+        np.where(missing[:, None], 0.0, kp.round(3)),
+        np.where(missing, 0.0, np.maximum(sc.round(6), 1e-6)),
+    )
+    values = [v for (x, y), s in zip(kp.tolist(), sc.tolist(), strict=True) for v in (x, y, s)]
+    return json.dumps({"version": 1.0, "people": [{"pose_keypoints_2d": values}]})
 
 
 def write_frame(path: str | Path, keypoints_px: np.ndarray, scores: np.ndarray) -> Path:

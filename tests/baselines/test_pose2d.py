@@ -237,6 +237,39 @@ def test_cpu_smoke_train_evaluate_and_chain_into_triangulation(frames_build, tmp
     predictions_npz(gt, perfect, tmp_path / "perfect.npz")
     chained = triangulate(str(frames_build), "test", str(tmp_path / "perfect.npz"))
     assert chained["mpjpe_mm"]["Mean"]["All"] < 0.5  # mm: keypoints written at 1e-3 px
+    detect_with_the_checkpoint(config, checkpoint, frames_build.parent / "raw", tmp_path / "detections")
+
+
+def detect_with_the_checkpoint(config: str, checkpoint, raw, out) -> None:
+    """Fine-tune, then detect with it: ``simspine detect --mmpose-config --checkpoint`` on the raw
+    capture, its batched predictions equal to mmpose's own ``inference_topdown`` per box."""
+    from mmpose.apis import inference_topdown
+
+    from simspine_dataset.capture import discover
+    from simspine_dataset.cli import main as simspine
+    from simspine_dataset.detect import mocap_boxes
+    from simspine_dataset.io import detections as det_io
+    from simspine_dataset.io.video import read_frames
+    from simspine_dataset.pose_models import MmposeModel
+
+    args = ["detect", str(raw), str(out), "--mmpose-config", config, "--checkpoint", str(checkpoint)]
+    assert simspine([*args, "--subjects", "S9"]) == 0
+    record = discover(raw, ["S9"]).sequences[0]
+    camera = record.cameras[1]
+    boxes = mocap_boxes(record, camera)
+    model = MmposeModel(config, checkpoint)
+    frames = dict(read_frames(record.files.videos[camera.id], [0, 7], "bgr24"))
+    for index, image in frames.items():
+        result = inference_topdown(model.model, image, boxes[index][None], bbox_format="xyxy")
+        theirs_xy, theirs_scores = (
+            result[0].pred_instances.keypoints[0],
+            result[0].pred_instances.keypoint_scores[0],
+        )
+        xy, scores = det_io.read_sequence(out, "S9", record.sequence, camera.id, index + 1)
+        found = theirs_scores > 1e-4  # a score <= 0 is "not found" in the files; near 0 it may flip
+        np.testing.assert_allclose(scores[index][found], theirs_scores[found], atol=2e-6)
+        np.testing.assert_allclose(xy[index][found], theirs_xy[found], atol=2e-3)  # 1e-3 px in JSON
+        assert found.sum() >= 5 and np.isnan(xy[index][theirs_scores < -1e-4]).all()
 
 
 def test_onnx_models_are_scored_on_the_same_crops_and_chain_into_triangulation(
