@@ -1,10 +1,12 @@
 """simspine detect: crops/s against the spinepose package's own per-box loop, same model, same machine.
 
-    python benchmarks/bench_detect.py [--seconds 4] [--width 64] [--out /tmp/bench_detect]
+    python benchmarks/bench_detect.py [--arch rtmpose-m|conv] [--seconds 4] [--out /tmp/bench_detect]
 
 A synthetic capture (S1, Walking, both takes, four cameras, 1000 x 1000 videos) is detected twice
-with the same ONNX model (``synthetic.pose_onnx.conv_simcc_model``: SpinePose's I/O, 256 x 192
-input; at width 216, 1.4 GFLOP = 0.7 GMAC per crop, RTMPose-s's size) and the same mocap boxes:
+with the same ONNX model and the same mocap boxes. The model: ``rtmpose-m`` (default, needs the
+mmpose stack) is our RTMPose-m config (``baselines/pose2d/configs``: SpinePose-m's architecture,
+37 keypoints, SimCC outputs) with random weights, exported by ``torch.onnx``: SpinePose-m's compute
+without its weights; ``conv`` is ``synthetic.pose_onnx.conv_simcc_model`` (no mmpose needed).
 
 - ours: ``detect`` (sequential decode in a thread, crops of many frames per inference call), at
   batch 32 and at batch 1 (to separate batching from the overlap);
@@ -41,6 +43,30 @@ def gflops(width: int) -> float:
     return total / 1e9
 
 
+def export_rtmpose_m(path: Path) -> Path:
+    """Our RTMPose-m config with random weights as an ONNX file with SpinePose's I/O."""
+    import torch
+    from mmpose.apis import init_model
+
+    model = init_model(
+        "baselines/pose2d/configs/rtmpose-m_8xb256-420e_simspine-256x192.py", device="cpu"
+    ).eval()
+
+    class SimccOutputs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model.head(self.model.extract_feat(x))
+
+    torch.onnx.export(
+        SimccOutputs(), torch.zeros(1, 3, 256, 192), str(path), dynamo=False, input_names=["input"],
+        output_names=["simcc_x", "simcc_y"], dynamic_axes={"input": {0: "batch"}}, opset_version=17,
+    )  # fmt: skip
+    return path
+
+
 def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
     """Detect every video as the package's video mode does (``cv2.VideoCapture``, then
     ``RTMPose(image, bboxes=[box])`` one box per call), with our mocap boxes and our files;
@@ -50,7 +76,7 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
 
     from simspine_dataset import skeleton as sk
     from simspine_dataset.capture import discover
-    from simspine_dataset.detect import mocap_boxes
+    from simspine_dataset.detect import mocap_boxes, usable_box
     from simspine_dataset.io import detections as det_io
 
     tool = RTMPose(str(model), model_input_size=(192, 256), hardware_acceleration=False)
@@ -66,20 +92,24 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
                 ok, image = video.read()
                 if not ok:
                     break
-                keypoints, scores = tool(image, bboxes=[boxes[index].tolist()])
-                text = det_io.frame_json(keypoints[0][order], scores[0][order])
+                if usable_box(boxes[index]):  # the camera sees the person
+                    keypoints, scores = tool(image, bboxes=[boxes[index].tolist()])
+                    text = det_io.frame_json(keypoints[0][order], scores[0][order])
+                    crops += 1
+                else:
+                    text = det_io.frame_json(None, None)
                 (folder / det_io.frame_file(index)).write_text(text)
-                crops += 1
             video.release()
     return crops, time.perf_counter() - start
 
 
-def ours(capture: Path, out: Path, model: Path, batch: int) -> tuple[int, float, dict]:
+def ours(capture: Path, out: Path, model: Path, batch: int, workers: int = 1) -> tuple[int, float, dict]:
     from simspine_dataset.detect import DetectConfig, detect
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    report = detect(capture, out, DetectConfig(onnx=str(model), batch_size=batch, threads=os.cpu_count()))
+    config = DetectConfig(onnx=str(model), batch_size=batch, workers=workers)  # cores shared among workers
+    report = detect(capture, out, config)
     seconds = time.perf_counter() - start
     split: dict[str, float] = {}
     for result in report["results"]:
@@ -108,7 +138,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--width", type=int, default=216)
+    parser.add_argument("--arch", choices=["rtmpose-m", "conv"], default="rtmpose-m")
+    parser.add_argument("--width", type=int, default=216, help="conv: channels (216: ~RTMPose-s compute)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_detect"))
     args = parser.parse_args()
     capture = args.out / "capture"
@@ -117,19 +148,24 @@ def main() -> None:
             subjects=("S1",), actions=("Walking",), seconds=args.seconds, detections=False
         )
         generate_capture(capture, settings)
-    model = conv_simcc_model(args.out / f"conv{args.width}.onnx", args.width)
-    print(
-        f"model: conv_simcc_model width {args.width}, {gflops(args.width):.2f} GFLOP per crop, {os.cpu_count()} cores"
-    )
-    ours(capture, args.out / "warmup", model, 32)
+    if args.arch == "rtmpose-m":
+        model = export_rtmpose_m(args.out / "rtmpose-m.onnx")
+        print(f"model: RTMPose-m (SpinePose-m's architecture), random weights; {os.cpu_count()} cores")
+    else:
+        model = conv_simcc_model(args.out / f"conv{args.width}.onnx", args.width)
+        print(f"model: conv_simcc_model width {args.width}, {gflops(args.width):.2f} GFLOP per crop")
     n32, t32, split = ours(capture, args.out / "ours32", model, 32)
     n1, t1, _ = ours(capture, args.out / "ours1", model, 1)
+    cores = os.cpu_count() or 1
+    nw, tw, _ = ours(capture, args.out / "ours_workers", model, 32, workers=cores)
     shutil.rmtree(args.out / "package", ignore_errors=True)
     n_pkg, t_pkg = package_loop(capture, args.out / "package", model)
     print(f"ours, batch 32:        {n32 / t32:7.1f} crops/s ({n32} crops, {t32:.1f} s)")
     print(f"ours, batch 1:         {n1 / t1:7.1f} crops/s")
+    print(f"ours, {cores} workers x 1 thread, batch 32: {nw / tw:7.1f} crops/s")
     print(f"spinepose per-box loop:{n_pkg / t_pkg:7.1f} crops/s ({n_pkg} crops, {t_pkg:.1f} s)")
-    print(f"ratio ours (batch 32) / package: {(n32 / t32) / (n_pkg / t_pkg):.2f}x")
+    print(f"ratio ours (batch 32) / package: {(n32 / t32) / (n_pkg / t_pkg):.2f}x; "
+          f"ours ({cores} workers) / package: {(nw / tw) / (n_pkg / t_pkg):.2f}x")  # fmt: skip
     total = sum(v for k, v in split.items() if k != "total")
     parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f} %)" for k, v in split.items() if k != "total")
     print(f"time split (batch 32, decode and crop overlap inference): {parts}; wall {split['total']:.1f} s")

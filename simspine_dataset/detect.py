@@ -146,6 +146,11 @@ def mocap_boxes(record: SequenceRecord, camera: Camera) -> np.ndarray:
     return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
 
 
+def usable_box(box_xyxy: np.ndarray) -> bool:
+    """A box to crop: finite, with positive width and height (else the frame has nobody)."""
+    return bool(np.isfinite(box_xyxy).all() and (box_xyxy[2:] > box_xyxy[:2]).all())
+
+
 class PersonDetector:
     """SpinePose's RF-DETR person detector (through the package), the most confident person."""
 
@@ -211,7 +216,7 @@ def _batches(
         start = timer.add("decode", start)
         box = detector(image) if detector is not None else boxes[wanted[index]]
         chunk.append(index)
-        if np.isfinite(box).all() and (box[2:] > box[:2]).all():
+        if usable_box(box):
             centre, scale = crop_transform(box, model.input_size_wh)
             crops.append(crop_images(image, centre, scale, model.input_size_wh)[0])
             centres.append(centre[0])

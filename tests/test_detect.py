@@ -177,3 +177,28 @@ def test_datatrove_executor_gives_the_same_detections(capture: Path, model: Path
     detect(capture, tmp_path / "local", DetectConfig(onnx=str(model), subjects=("S9",)))
     digests = {k: v["digest"] for k, v in markers(tmp_path / "dt").items()}
     assert len(digests) == 16 and digests == {k: v["digest"] for k, v in markers(tmp_path / "local").items()}
+
+
+def test_boxes_from_spinepose_person_detector(capture: Path, tmp_path: Path, monkeypatch) -> None:
+    """``--boxes detector``: SpinePose's RF-DETR (here a stand-in with its I/O, in the package's
+    cache) finds the person; the most confident box is the crop's box."""
+    pytest.importorskip("spinepose")
+    from simspine_dataset.detect import DETECTOR_FILE
+    from simspine_dataset.synthetic.pose_onnx import person_detector_model
+
+    monkeypatch.setattr("simspine_dataset.pose_models.SPINEPOSE_CACHE", tmp_path / "cache")
+    boxes = [[0.5, 0.5, 0.2, 0.6], [0.3, 0.4, 0.1, 0.1], [0.7, 0.7, 0.3, 0.3]]
+    person_detector_model(tmp_path / "cache" / DETECTOR_FILE, np.array(boxes), np.array([4.0, 1.0, -4.0]))
+    peaks = np.full((sk.NUM_KEYPOINTS, 2), [96.0, 128.0])  # the crop's centre
+    peaks[0] = [0.0, 0.0]  # its top-left corner
+    model = fixed_peaks_model(tmp_path / "peaks.onnx", peaks, 0.9, SIZE)
+    out = tmp_path / "detections"
+    report = detect(capture, out, DetectConfig(onnx=str(model), boxes="detector", subjects=("S9",)))
+    assert report["videos"] == {"done": 16, "skipped": 0, "failed": 0}
+    xy, _ = det_io.read_sequence(out, "S9", "Walking", "55011271", 3)
+    # box (400, 200)-(600, 800) px of a 1000 x 1000 image: centre (500, 500); padded 1.25 and grown
+    # to 3:4, 562.5 x 750 px; the crop's corner maps to (500 - 281.25, 500 - 375)
+    spinetrack_0 = sk.FROM_SPINETRACK[0]  # the SIMSPINE index of SpineTrack keypoint 0
+    others = [k for k in range(sk.NUM_KEYPOINTS) if k != spinetrack_0]
+    np.testing.assert_allclose(xy[:, others], 500.0, atol=1e-6)
+    np.testing.assert_allclose(xy[:, spinetrack_0], [[218.75, 125.0]] * 3, atol=1e-6)

@@ -174,3 +174,50 @@ def flat_lifter_model(path: str | Path) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return Path(path)
+
+
+def person_detector_model(
+    path: str | Path,
+    boxes_cxcywh: np.ndarray,
+    person_logits: np.ndarray,
+    size_hw: tuple[int, int] = (576, 576),
+) -> Path:
+    """A person detector with RF-DETR's I/O as SpinePose runs it (input (1, 3, H, W); outputs boxes
+    (1, Q, 4) normalised cx, cy, w, h, then logits (1, Q, 2), class 1 = person) that reports the
+    given boxes and person logits whatever the image."""
+    from onnx import helper
+
+    boxes = np.asarray(boxes_cxcywh, float)[None]
+    logits = np.stack([np.full(len(person_logits), -9.0), np.asarray(person_logits, float)], axis=-1)[None]
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["mean", "zero"], ["zeros"]),
+        helper.make_node("Squeeze", ["zeros", "squeeze_axes"], ["zeros_n11"]),
+        helper.make_node("Add", ["zeros_n11", "boxes"], ["dets"]),
+        helper.make_node("Add", ["zeros_n11", "logits"], ["labels"]),
+    ]
+    weights = {"zero": np.zeros(1), "squeeze_axes": np.array([3], np.int64), "boxes": boxes, "logits": logits}
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    q = len(boxes[0])
+    graph = helper.make_graph(
+        nodes,
+        "person_detector",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, *size_hw])],
+        [
+            helper.make_tensor_value_info("dets", TensorProto.FLOAT, [1, q, 4]),
+            helper.make_tensor_value_info("labels", TensorProto.FLOAT, [1, q, 2]),
+        ],
+        [
+            numpy_helper.from_array(v.astype(np.float32) if v.dtype.kind == "f" else v, k)
+            for k, v in weights.items()
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
