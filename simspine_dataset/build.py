@@ -62,6 +62,15 @@ class BuildConfig:
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
+    def __post_init__(self) -> None:
+        from simspine_dataset.config import require
+        from simspine_dataset.shards import RELEASES
+
+        require(self.workers >= 1, "workers", self.workers, ">= 1")
+        require(self.release in RELEASES, "release", self.release, " | ".join(RELEASES))
+        both = sorted(set(self.train_subjects) & set(self.test_subjects))
+        require(not both, "train_subjects / test_subjects", both, "disjoint lists")
+
     @classmethod
     def from_toml(cls, path: str | Path) -> BuildConfig:
         """Settings from a TOML file whose tables mirror this class (``builder_scripts/*.toml``)."""
@@ -170,7 +179,8 @@ def _scale_user_model(out: Path, subject: str, mocap: list[np.ndarray], config: 
 
 
 def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
-    """Simulate one sequence and write its rows; returns its report entry (never raises on bad input)."""
+    """Simulate one sequence and write its rows; returns its report entry. Never raises: any
+    exception is recorded with its stage (simulate, views, frames), type and message."""
     start = time.perf_counter()
     entry = {
         "subject": record.subject,
@@ -182,10 +192,13 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
     }
     if config.frames.mode != "none":
         entry["units"]["frames"] = unit_key(record, config, with_videos=True)
+    stage = "simulate"
     try:
         simulated = _simulate(out, record, scale, config)
+        stage = "views"
         _views(out, record, simulated, config)
         if config.frames.mode != "none":
+            stage = "frames"
             _frames(out, record, config)
         rmse = simulated["ik_marker_rmse_mm"]
         entry |= {
@@ -196,9 +209,9 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
                 "max": float(np.max(rmse)),
             },
         }
-    except SimspineError as e:
-        log.error("%s: %s", record.key, e)
-        entry |= {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+    except Exception as e:  # any failure stays this sequence's: named in the report, the others go on
+        log.error("%s (%s): %s: %s", record.key, stage, type(e).__name__, e)
+        entry |= {"status": "failed", "stage": stage, "error": f"{type(e).__name__}: {e}"}
     entry["seconds"] = round(time.perf_counter() - start, 3)
     return entry
 
@@ -213,6 +226,8 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
         with np.load(path) as data:
             return dict(data)
     joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
+    if scale is None:
+        raise SimspineError(f"{record.subject}: the subject could not be scaled (see the log)")
     pseudo = None
     if config.detections:
         from simspine_dataset.pseudo_markers import pseudo_markers
@@ -390,8 +405,14 @@ def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[
 
 
 def scale_subject(out: Path, subject: str, by_subject: dict, config: BuildConfig) -> dict | None:
-    with _one_blas_thread():
-        return _scale_unit(Path(out), subject, by_subject[subject], config)
+    """A subject's scale unit; None when it cannot be scaled (logged; its sequences then fail with
+    stage ``simulate``, the other subjects go on)."""
+    try:
+        with _one_blas_thread():
+            return _scale_unit(Path(out), subject, by_subject[subject], config)
+    except Exception as e:  # one subject's failure must not stop the build
+        log.error("scaling %s failed: %s: %s", subject, type(e).__name__, e)
+        return None
 
 
 def _one_blas_thread():

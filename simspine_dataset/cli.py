@@ -108,9 +108,10 @@ def _build(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **options,
         )
-        if not report:
+        if "submitted" in report:
             print(
-                f"submitted the {args.executor} jobs; {args.out}/build_report.json appears when they finish"
+                f"submitted Slurm jobs {' '.join(report['submitted'])}; "
+                f"{args.out}/build_report.json appears when they finish"
             )
             return 0
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
@@ -150,7 +151,7 @@ def _detect(args: argparse.Namespace) -> int:
         options = (
             {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
         )
-        run_detect(
+        jobs = run_detect(
             args.raw,
             args.detections,
             config,
@@ -159,7 +160,7 @@ def _detect(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **options,
         )
-        done = "submitted the job" if args.executor == "slurm" else "finished"
+        done = f"submitted Slurm job {' '.join(jobs)}" if jobs else "finished"
         print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/simspine_detect.json")
         return 0
     with tqdm(desc="simspine detect", unit="video", disable=None) as bar:

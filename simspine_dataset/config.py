@@ -9,6 +9,16 @@ from __future__ import annotations
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
+IK_SOLVERS = ("batched", "opensim")
+SPINES = ("articulated", "rigid")
+
+
+def require(ok: bool, setting: str, value: object, allowed: str) -> None:
+    """Raise ``ValueError`` naming a setting, its value and what is allowed, unless ``ok``."""
+    if not ok:
+        raise ValueError(f"setting {setting} = {value!r} is invalid; allowed: {allowed}")
+
+
 # Human3.6M joints fed to inverse kinematics, with their weights (SIMSPINE's marker weights
 # carried over to the joints that stand for them: shoulders and hips 2; pelvis centre, elbows,
 # wrists, knees, ankles and toes 1; thorax (Neck) and mid-back (Spine_04's seed) 0.5; head top
@@ -39,6 +49,15 @@ class ScalingConfig:
     max_frames: int = 400  # frames (evenly spaced) used by the refinement
     refine_rounds: int = 3  # ours: alternate IK and least-squares factors (0: distances only)
 
+    def __post_init__(self) -> None:
+        require(self.mass_kg > 0, "scaling.mass_kg", self.mass_kg, "> 0")
+        for name in ("trim_fraction", "quiet_fraction", "extended_fraction"):
+            value = getattr(self, name)
+            require(0 <= value < 1 if name == "trim_fraction" else 0 < value <= 1, f"scaling.{name}", value,
+                    "[0, 1)" if name == "trim_fraction" else "(0, 1]")  # fmt: skip
+        require(self.max_frames >= 1, "scaling.max_frames", self.max_frames, ">= 1")
+        require(self.refine_rounds >= 0, "scaling.refine_rounds", self.refine_rounds, ">= 0")
+
 
 @dataclass(frozen=True)
 class IKConfig:
@@ -51,6 +70,18 @@ class IKConfig:
     accuracy: float = 1e-5  # OpenSim solver accuracy (SIMSPINE's setting)
     spine: str = "articulated"  # our model's spine: "articulated" or "rigid" (the reference's)
 
+    def __post_init__(self) -> None:
+        require(self.solver in IK_SOLVERS, "ik.solver", self.solver, " | ".join(IK_SOLVERS))
+        require(self.spine in SPINES, "ik.spine", self.spine, " | ".join(SPINES))
+        require(self.block_frames >= 1, "ik.block_frames", self.block_frames, ">= 1")
+        require(0 < self.accuracy < 1, "ik.accuracy", self.accuracy, "(0, 1)")
+        for name, weights in (
+            ("h36m_weights", self.h36m_weights),
+            ("pseudo_marker_weights", self.pseudo_marker_weights),
+        ):
+            bad = {k: w for k, w in weights.items() if not w >= 0}
+            require(not bad, f"ik.{name}", bad, "weights >= 0")
+
 
 @dataclass(frozen=True)
 class MergeConfig:
@@ -60,6 +91,9 @@ class MergeConfig:
     blend_detections: float = 0.0  # SIMSPINE uses 0.2: weight of smoothed triangulated spine points
     geometric_latissimus: bool = False  # SIMSPINE's rule instead of the model's shoulder-blade marker
 
+    def __post_init__(self) -> None:
+        require(0 <= self.blend_detections <= 1, "merge.blend_detections", self.blend_detections, "[0, 1]")
+
 
 @dataclass(frozen=True)
 class FilterConfig:
@@ -68,6 +102,12 @@ class FilterConfig:
     cutoff_hz: float = 5.0
     order: int = 2  # effective order after forward-backward filtering (Pose2Sim's convention)
     fps_hz: float = 50.0
+
+    def __post_init__(self) -> None:
+        require(self.fps_hz > 0, "filter.fps_hz", self.fps_hz, "> 0")
+        require(0 < self.cutoff_hz < self.fps_hz / 2, "filter.cutoff_hz", self.cutoff_hz,
+                f"(0, {self.fps_hz / 2:g}) Hz, below Nyquist")  # fmt: skip
+        require(self.order >= 1, "filter.order", self.order, ">= 1")
 
 
 @dataclass(frozen=True)

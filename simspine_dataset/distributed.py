@@ -17,10 +17,20 @@ killed job is resumed by launching it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-from simspine_dataset.build import BuildConfig, finalize, plan, run_sequence, scale_subject, stored_entry
+from simspine_dataset.build import (
+    BuildConfig,
+    finalize,
+    plan,
+    run_sequence,
+    scale_subject,
+    stored_entry,
+    unit_key,
+)
+from simspine_dataset.errors import SimspineError
 
 EXECUTORS = ("datatrove", "ray", "slurm")
 
@@ -58,6 +68,37 @@ class BuildStage(PipelineStep):
         return data
 
 
+def executor_class(executor: str):
+    """datatrove's executor class for ``executor``; a missing optional dependency fails here, at
+    start, with the install command."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    try:
+        from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
+
+        if executor == "ray":
+            import ray  # noqa: F401 - RayPipelineExecutor needs it only when it runs: check now
+    except ImportError as e:
+        raise SimspineError(
+            f'--executor {executor} needs {e.name}: pip install -e ".[distributed]" (datatrove and ray)'
+        ) from e
+    return {"datatrove": LocalPipelineExecutor, "ray": RayPipelineExecutor, "slurm": SlurmPipelineExecutor}[
+        executor
+    ]
+
+
+def run_key(raw: str | Path, config: BuildConfig) -> str:
+    """Identity of a run's inputs and output settings, as the local units key them (settings digest,
+    frames and release settings, every input file's fingerprint, detections included): datatrove's
+    completion markers live under it, so a run with anything changed is not skipped as finished."""
+    capture, by_subject = plan(raw, config)
+    frames = config.frames.mode != "none"
+    keys = [unit_key(r, config, with_videos=frames) for rs in by_subject.values() for r in rs]
+    problems = sorted(str(p) for p in capture.problems)
+    text = json.dumps([keys, config.release, config.frames.key, problems], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def executors(
     raw: str | Path,
     out: str | Path,
@@ -70,22 +111,22 @@ def executors(
     """The three chained executors (scale -> sequences -> finalize); run the last one.
 
     ``options`` go to the executor class (e.g. ``partition``, ``time``, ``cpus_per_task`` for Slurm,
-    ``cpus_per_task`` for Ray)."""
-    from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
-
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-    logs = Path(logging_dir) if logging_dir else Path(out) / "work" / config.digest() / "logs"
+    ``cpus_per_task`` for Ray). Completion markers go to ``logging_dir``, by default
+    ``OUT/work/<digest>/logs/<run key>`` (``run_key``)."""
+    job_class = executor_class(executor)
+    logs = (
+        Path(logging_dir)
+        if logging_dir
+        else Path(out) / "work" / config.digest() / "logs" / run_key(raw, config)
+    )
     chain, previous = [], None
     for stage, n in (("scale", tasks), ("sequences", tasks), ("finalize", 1)):
         step = BuildStage(stage, raw, out, config)
         common = {"pipeline": [step], "tasks": n, "logging_dir": str(logs / stage), "depends": previous}
-        if executor == "datatrove":
-            job = LocalPipelineExecutor(**common, workers=min(n, config.workers or 1), **options)
-        elif executor == "ray":
-            job = RayPipelineExecutor(**common, workers=min(n, config.workers or 1), **options)
+        if executor == "slurm":
+            job = job_class(**common, job_name=f"simspine-{stage}", **options)
         else:
-            job = SlurmPipelineExecutor(**common, job_name=f"simspine-{stage}", **options)
+            job = job_class(**common, workers=min(n, config.workers or 1), **options)
         chain.append(job)
         previous = job
     return chain
@@ -119,33 +160,28 @@ def run_detect(
     tasks: int = 4,
     logging_dir: str | Path | None = None,
     **options,
-) -> None:
+) -> list[str]:
     """``detect`` on a datatrove executor; the logging folder is keyed by the model and settings,
-    so a changed model is not skipped as finished."""
-    import hashlib
-
-    from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
-
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    so a changed model is not skipped as finished. Returns the Slurm job ids (none otherwise)."""
+    job_class = executor_class(executor)
     key = hashlib.sha256(
         repr((config.load_model().identity, config.boxes, config.stride)).encode()
     ).hexdigest()
     logs = Path(logging_dir) if logging_dir else Path(out) / ".logs" / key[:16]
     common = {"pipeline": [DetectStage(raw, out, config)], "tasks": tasks, "logging_dir": str(logs)}
-    if executor == "datatrove":
-        job = LocalPipelineExecutor(**common, workers=min(tasks, config.workers), **options)
-    elif executor == "ray":
-        job = RayPipelineExecutor(**common, workers=min(tasks, config.workers), **options)
+    if executor == "slurm":
+        job = job_class(**common, job_name="simspine-detect", **options)
     else:
-        job = SlurmPipelineExecutor(**common, job_name="simspine-detect", **options)
+        job = job_class(**common, workers=min(tasks, config.workers), **options)
     job.run()
+    return [str(job.job_id)] if executor == "slurm" else []
 
 
 def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:
-    """Build with a datatrove executor; returns the build report (for Slurm: after submission, the
-    report of the last finished build, if any)."""
+    """Build with a datatrove executor; returns the build report, or for Slurm (which only submits)
+    ``{"submitted": [job ids]}``: an earlier build's report is never passed off as this run's."""
     chain = executors(raw, out, config, executor, **kwargs)
     chain[-1].run()
-    report = Path(out) / "build_report.json"
-    return json.loads(report.read_text()) if report.is_file() else {}
+    if executor == "slurm":
+        return {"submitted": [str(job.job_id) for job in chain]}
+    return json.loads((Path(out) / "build_report.json").read_text())

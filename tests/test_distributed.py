@@ -44,7 +44,7 @@ def test_datatrove_local_executor_matches_build(reference, tmp_path) -> None:
     report = run(raw, tmp_path / "out", CONFIG, "datatrove", tasks=3)
     assert digests(tmp_path / "out") == expected and expected
     assert all(e["status"] == "ok" for e in report["sequences"]) and len(report["sequences"]) == 8
-    completions = sorted((tmp_path / "out").glob("work/*/logs/*/completions/*"))
+    completions = sorted((tmp_path / "out").glob("work/*/logs/*/*/completions/*"))
     assert len(completions) == 3 + 3 + 1  # one marker per finished task
     marker = next((tmp_path / "out").glob("work/*/reports/S9/*.json"))
     marker.unlink()  # a unit's trace lost, but its task is marked done: datatrove skips the task
@@ -67,9 +67,8 @@ def test_ray_executor_on_a_local_cluster_matches_build(reference, tmp_path) -> N
 def test_slurm_chain_is_three_array_jobs(tmp_path) -> None:
     from simspine_dataset.distributed import executors
 
-    chain = executors(
-        "raw", tmp_path / "out", CONFIG, "slurm", tasks=16, partition="cpu-long", time="2:00:00"
-    )
+    options = {"logging_dir": tmp_path / "logs", "partition": "cpu-long", "time": "2:00:00"}
+    chain = executors("raw", tmp_path / "out", CONFIG, "slurm", tasks=16, **options)
     assert [job.pipeline[0].stage for job in chain] == ["scale", "sequences", "finalize"]
     assert [job.depends for job in chain] == [None, chain[0], chain[1]]  # each waits for the one before
     args = chain[1].get_sbatch_args(max_array=16)
@@ -96,3 +95,51 @@ def test_settings_file_errors_name_the_file_and_the_key(tmp_path) -> None:
     bad.write_text("[simulation.ik]\nsolvr = 'batched'\n")
     with pytest.raises(ValueError, match=r"bad.toml.simulation.ik: unknown setting\(s\) \['solvr'\]"):
         BuildConfig.from_toml(bad)
+
+
+def test_a_rerun_with_other_output_settings_is_not_skipped(reference, tmp_path) -> None:
+    """datatrove's completion markers are keyed like the local units: a public release after a
+    full one (same simulation settings) is built, not skipped as finished."""
+    import numpy as np
+    from datasets import load_dataset
+
+    from simspine_dataset.shards import PUBLIC_HIDDEN
+
+    raw, _ = reference
+    run(raw, tmp_path / "out", CONFIG, "datatrove", tasks=2)
+    public = BuildConfig(check_videos=False, workers=2, release="public")
+    report = run(raw, tmp_path / "out", public, "datatrove", tasks=2)
+    assert report["config"]["release"] == "public"
+    rows = load_dataset(str(tmp_path / "out"), split="test", download_mode="force_redownload").with_format(
+        "numpy"
+    )
+    assert np.isnan(rows[:4]["keypoints_3d_world_mm"][:, list(PUBLIC_HIDDEN)]).all()
+
+
+def test_slurm_submission_reports_job_ids_not_an_old_build(reference, tmp_path, monkeypatch) -> None:
+    from datatrove.executor import SlurmPipelineExecutor
+
+    raw, _ = reference
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "build_report.json").write_text('{"rows": {"test": 1}, "sequences": []}')  # an earlier build
+
+    def submit(self) -> None:  # sbatch is not here: record a job id as submission would
+        if self.depends is not None:
+            self.depends.run()
+        self.job_id = f"job-{self.pipeline[0].stage}"
+
+    monkeypatch.setattr(SlurmPipelineExecutor, "run", submit)
+    report = run(raw, out, CONFIG, "slurm", tasks=2, partition="cpu", time="1:00:00")
+    assert report == {"submitted": ["job-scale", "job-sequences", "job-finalize"]}
+
+
+def test_a_missing_optional_dependency_fails_at_start_with_the_install_command(monkeypatch) -> None:
+    import sys
+
+    from simspine_dataset.distributed import executor_class
+    from simspine_dataset.errors import SimspineError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(SimspineError, match=r'needs ray: pip install -e "\.\[distributed\]"'):
+        executor_class("ray")

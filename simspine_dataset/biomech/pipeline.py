@@ -49,9 +49,18 @@ def simulate_sequence(
     config: SimulationConfig,
     pseudo: PseudoMarkers | None = None,
 ) -> SequenceSimulation:
-    """IK on one sequence, then the 37 keypoints (merge rules) low-passed."""
+    """IK on one sequence (``config.ik.solver``: our batched solver, or OpenSim's
+    ``InverseKinematicsSolver`` on the same model), then the 37 keypoints (merge rules) low-passed."""
     obs = ik_observations(joints_world_mm, config.ik, pseudo, config.filter.fps_hz)
-    result: IKResult = solve_ik(model, obs, block_frames=config.ik.block_frames)
+    if config.ik.solver == "opensim":
+        from simspine_dataset.biomech.ik import solve_ik_opensim
+        from simspine_dataset.biomech.osim import build_model
+
+        result: IKResult = solve_ik_opensim(
+            build_model(model.spec), obs, accuracy=config.ik.accuracy, coordinate_names=model.coordinate_names
+        )
+    else:
+        result = solve_ik(model, obs, block_frames=config.ik.block_frames)
     return _merged(
         key, result, simulated_keypoints(model, result.coordinates), joints_world_mm, config, pseudo
     )
