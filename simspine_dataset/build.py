@@ -358,11 +358,9 @@ def _job(args: tuple) -> dict:
 
 
 def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, int]]:
-    """Assemble every config's shards from the finished units, in a fixed order; returns rows per
-    config and split."""
-    import shutil
-
-    from simspine_dataset.shards import write_split
+    """Assemble every config's shards from the finished units, in a fixed order, each config
+    swapped in whole (``shards.write_config``); returns rows per config and split."""
+    from simspine_dataset.shards import remove_config, write_config
 
     ok = sorted(
         (e for e in entries if e["status"] == "ok"),
@@ -371,17 +369,19 @@ def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, di
     sources = {"default": WORK_VIEWS}
     if config.frames.mode != "none":
         sources["frames"] = WORK_FRAMES
-    elif (out / "data" / "frames").exists():
-        shutil.rmtree(out / "data" / "frames")  # frames of an earlier build with other settings
+    else:
+        remove_config(out, "frames")  # frames of an earlier build with other settings
     counts: dict[str, dict[str, int]] = {}
     for name, template in sources.items():
-        for split in sorted({config.split_of(e["subject"]) for e in ok}):
-            paths = [
+        splits = {
+            split: [
                 out / template.format(**e["units"][name])
                 for e in ok
                 if config.split_of(e["subject"]) == split
             ]
-            counts.setdefault(name, {})[split] = write_split(out, name, split, paths, config.release)
+            for split in sorted({config.split_of(e["subject"]) for e in ok})
+        }
+        counts[name] = write_config(out, name, splits, config.release)
     return counts
 
 

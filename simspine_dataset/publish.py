@@ -2,8 +2,10 @@
 
 With ``huggingface_hub.HfApi``: create the dataset repo (private, or gated with automatic approval,
 as asked), upload the folder with ``upload_folder`` (files already on the Hub with the same content
-are not sent again, so an interrupted publish is resumed by running it again), and tag the revision
-with the build's config hash. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is
+are not sent again, so an interrupted publish is resumed by running it again; remote files under
+``data/``, ``models/`` and ``figures/`` that the folder no longer has are deleted in the same
+commit, so a re-publish of a smaller build leaves no stale shards), and tag the revision with the
+build's config hash. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is
 ``--token``, ``HF_TOKEN`` or the cached login, and is never printed or logged.
 
 Human3.6M's licence forbids redistributing its data: a folder holding frames or Human3.6M joint
@@ -19,6 +21,7 @@ from pathlib import Path
 from simspine_dataset.errors import SimspineError
 
 UPLOADED = ("README.md", "build_report.json", "data/**", "meta/**", "models/**", "figures/**")
+REPLACED = ("data/**", "models/**", "figures/**")  # the build's content: what the folder lacks is deleted
 
 
 class PublishRefusedError(SimspineError):
@@ -68,6 +71,7 @@ def publish(
         repo_type="dataset",
         folder_path=str(out),
         allow_patterns=list(UPLOADED),
+        delete_patterns=list(REPLACED),  # remote shards the folder no longer has: gone in the same commit
         commit_message=f"simspine build {report.get('config_hash', '')}",
     )
     tag = tag or f"build-{report.get('config_hash', 'unknown')}"

@@ -6,7 +6,11 @@ Rows in a fixed order (split, subject, action, subaction, frame, camera), stream
 sequence (memory: one row group), cut into row groups of ~``GROUP_BYTES`` and shards of
 ~``SHARD_BYTES`` of Arrow data (Parquet with zstd is smaller; the published limits are ~100 MB and
 ~500 MB), page index on, features in the schema metadata: two builds of the same input give the
-same bytes. Each shard is written under a temporary name and renamed when complete.
+same bytes. A config's shards are one unit (``write_config``): every split is written into a
+staging folder beside ``data/{config}``, which replaces the old folder whole when all are complete,
+so a rebuild never leaves shards of an earlier build (a split no longer produced disappears) and a
+failure mid-write leaves the previous config untouched. ``ShardWriter`` is a context manager that
+removes its half-written shard on an exception.
 
 ``release="public"`` writes annotations only, as Human3.6M's licence requires: the keypoints whose
 value comes from the Human3.6M mocap or from detections on its videos (``PUBLIC_HIDDEN``) are NaN
@@ -15,8 +19,10 @@ and not visible in every keypoint column; the simulated keypoints, kinematics an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
+from os import getpid
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,7 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.io.atomic import atomic_path
 
 SHARD = "data/{config}/{split}/shard-{index:05d}.parquet"
+SHARD_FILE = "shard-{index:05d}.parquet"  # inside a split's folder
 GROUP_BYTES = 64 * 2**20
 SHARD_BYTES = 400 * 2**20
 RELEASES = ("full", "public")
@@ -33,10 +40,12 @@ KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoint
 
 
 class ShardWriter:
-    """Streams tables into ``data/{config}/{split}/`` shards with byte-bounded row groups."""
+    """Streams tables into one split's folder as ``shard-NNNNN.parquet`` files with byte-bounded row
+    groups. A context manager: ``close`` on a normal exit, ``abort`` (the shard being written is
+    removed, never renamed into place) on an exception."""
 
-    def __init__(self, out: Path, config: str, split: str) -> None:
-        self.out, self.config, self.split = Path(out), config, split
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
         self.buffer: list = []
         self.buffered_bytes = 0.0
         self.shard_bytes = 0.0
@@ -44,9 +53,22 @@ class ShardWriter:
         self.rows = 0
         self._stack: ExitStack | None = None
         self._writer = None
-        folder = self.out / SHARD.format(config=config, split=split, index=0)
-        for old in folder.parent.glob("shard-*.parquet"):
-            old.unlink()
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(exc_type, exc, tb)
+
+    def abort(self, exc_type=None, exc=None, tb=None) -> None:
+        """Drop the shard being written (its temporary file is removed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._stack.__exit__(exc_type or RuntimeError, exc or RuntimeError("aborted"), tb)
+            self._writer, self._stack = None, None
 
     def add(self, table) -> None:
         bytes_per_row = table.nbytes / max(table.num_rows, 1)
@@ -67,8 +89,7 @@ class ShardWriter:
         group = pa.concat_tables(self.buffer)
         if self._writer is None:
             self._stack = ExitStack()
-            path = self.out / SHARD.format(config=self.config, split=self.split, index=self.index)
-            tmp = self._stack.enter_context(atomic_path(path))
+            tmp = self._stack.enter_context(atomic_path(self.folder / SHARD_FILE.format(index=self.index)))
             self._writer = pq.ParquetWriter(tmp, group.schema, compression="zstd", write_page_index=True)
         self._writer.write_table(group, row_group_size=group.num_rows)
         self.rows += group.num_rows
@@ -111,18 +132,43 @@ def public_table(table):
     return pa.Table.from_batches(result.to_batches(), schema=table.schema)
 
 
-def write_split(out: Path, config: str, split: str, sources: Iterable[Path], release: str = "full") -> int:
-    """Stream the work files ``sources`` (in order) into one split's shards; returns its rows."""
+def write_split(folder: Path, sources: Iterable[Path], release: str = "full") -> int:
+    """Stream the work files ``sources`` (in order) into one split's folder; returns its rows."""
     import datasets  # noqa: F401 - registers its Arrow extension types (Array2D) before reading
     import pyarrow.parquet as pq
 
     if release not in RELEASES:
         raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
-    writer = ShardWriter(out, config, split)
-    for source in sources:
-        for batch_table in _row_groups(pq.ParquetFile(source)):
-            writer.add(public_table(batch_table) if release == "public" else batch_table)
-    return writer.close()
+    with ShardWriter(folder) as writer:
+        for source in sources:
+            for batch_table in _row_groups(pq.ParquetFile(source)):
+                writer.add(public_table(batch_table) if release == "public" else batch_table)
+    return writer.rows
+
+
+def write_config(out: Path, config: str, splits: Mapping[str, Iterable[Path]], release: str = "full") -> dict:
+    """Write every split of a config into a staging folder, then swap it in place of
+    ``data/{config}`` whole; returns rows per split. On an exception the old folder is kept."""
+    final = Path(out) / "data" / config
+    for stale in final.parent.glob(f".{config}.staging*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
+    staging = final.with_name(f".{config}.staging{getpid()}")
+    staging.mkdir(parents=True)
+    try:
+        counts = {split: write_split(staging / split, sources, release) for split, sources in splits.items()}
+        old = final.with_name(f".{config}.old{getpid()}")
+        if final.exists():
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def remove_config(out: Path, config: str) -> None:
+    """Remove a config that this build does not produce (e.g. ``frames`` of an earlier build)."""
+    shutil.rmtree(Path(out) / "data" / config, ignore_errors=True)
 
 
 def _row_groups(parquet):  # bounded memory on long sequences: one row group at a time

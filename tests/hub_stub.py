@@ -1,7 +1,8 @@
 """A small stand-in for the Hugging Face Hub's HTTP API on loopback, for ``HF_ENDPOINT``.
 
-It implements what ``HfApi.create_repo``, ``update_repo_settings``, ``upload_folder`` (preupload +
-NDJSON commit, every file in "regular" mode) and ``create_tag`` send, stores repos in memory and
+It implements what ``HfApi.create_repo``, ``update_repo_settings``, ``upload_folder`` (tree listing
+for ``delete_patterns``, preupload + NDJSON commit with added and deleted files, every file in
+"regular" mode) and ``create_tag`` send, stores repos in memory and
 records each request's Authorization header, so tests exercise huggingface_hub's real client code.
 """
 
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REPO_ACTION = re.compile(r"/api/datasets/(.+)/(preupload|commit|tag)/([^/?]+)(\?.*)?")
 SETTINGS = re.compile(r"/api/datasets/(.+)/settings")
+TREE = re.compile(r"/api/datasets/(.+)/tree/([^/?]+)(\?.*)?")
 
 
 @dataclass
@@ -82,11 +84,30 @@ class _Handler(BaseHTTPRequestHandler):
             item = json.loads(line)
             if item["key"] == "file":
                 repo.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+            elif item["key"] == "deletedFile":
+                repo.files.pop(item["value"]["path"], None)
         state = sorted((path, hashlib.sha1(data).hexdigest()) for path, data in repo.files.items())
         oid = hashlib.sha1(repr(state).encode()).hexdigest()
         repo.commits.append(oid)
         url = f"http://{self.headers['Host']}/datasets/{repo_id}/commit/{oid}"
         return self._reply(200, {"commitUrl": url, "commitOid": oid})
+
+    def do_GET(self) -> None:
+        """The recursive tree listing (one page) that ``list_repo_files`` reads."""
+        stub = self.server.stub
+        match = TREE.fullmatch(self.path)
+        if not match or match[1] not in stub.repos:
+            return self._reply(404, {"error": f"not found: {self.path}"})
+        files = stub.repos[match[1]].files
+        entries = [{"type": "file", "path": path, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
+                   for path, data in sorted(files.items())]  # fmt: skip
+        data = json.dumps(entries).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return None
 
     def do_PUT(self) -> None:
         stub = self.server.stub

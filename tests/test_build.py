@@ -296,3 +296,41 @@ def test_load_dataset_by_folder_name_from_its_parent(built, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     ds = load_dataset("simspine")
     assert ds["test"].num_rows == built[1]["rows"]["test"]
+
+
+def test_a_rebuild_with_fewer_subjects_leaves_no_stale_split(capture, built, tmp_path) -> None:
+    from datasets import load_dataset
+
+    out = tmp_path / "out"
+    shutil.copytree(built[0], out)  # the two-subject build, then a rebuild with S1 only
+    report = build(capture, out, BuildConfig(subjects=("S1",)))
+    assert set(report["rows"]) == {"train"}
+    assert sorted(p.name for p in (out / "data" / "default").iterdir()) == ["train"]
+    assert not list((out / "data").glob(".*"))  # no staging folder left
+    ds = load_dataset(str(out), download_mode="force_redownload")
+    assert set(ds) == {"train"} and ds["train"].num_rows == report["rows"]["train"]
+    assert "split: test" not in (out / "README.md").read_text()
+
+
+def test_a_failure_while_writing_shards_keeps_the_previous_ones(
+    capture, built, tmp_path, monkeypatch
+) -> None:
+    from simspine_dataset import shards
+
+    out = tmp_path / "out"
+    shutil.copytree(built[0], out)
+    before = shard_digests(out)
+    calls = []
+
+    def failing_add(self, table) -> None:  # the disk fills up after the first row group
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        original(self, table)
+
+    original = shards.ShardWriter.add
+    monkeypatch.setattr(shards.ShardWriter, "add", failing_add)
+    with pytest.raises(OSError, match="No space left"):
+        build(capture, out, BuildConfig(workers=1))
+    assert shard_digests(out) == before  # the previous build's shards, whole
+    assert not list((out / "data").glob(".*")) and not list((out / "data").rglob(".*.tmp*"))

@@ -80,3 +80,21 @@ def test_public_repo_is_refused_for_a_full_release(folder, tmp_path) -> None:
         (frames / "shard-00000.parquet").write_bytes(b"PAR1")
         done = _publish(hub.endpoint, str(public), "--repo-id", "lab/public")
         assert done.returncode == 2 and "video frames" in done.stderr
+
+
+def test_republishing_a_smaller_build_removes_the_stale_shards(folder, tmp_path) -> None:
+    """A rebuild with fewer shards (a split gone): the next publish deletes the remote files the
+    folder no longer has, in the commit that uploads the rest."""
+    with HubStub() as hub:
+        assert _publish(hub.endpoint, str(folder), "--repo-id", "lab/s", "--gated").returncode == 0
+        repo = hub.repos["lab/s"]
+        assert any(p.startswith("data/default/train/") for p in repo.files)
+        smaller = tmp_path / "smaller"
+        shutil.copytree(folder, smaller)
+        shutil.rmtree(smaller / "data" / "default" / "train")
+        commits = len(repo.commits)
+        done = _publish(hub.endpoint, str(smaller), "--repo-id", "lab/s", "--gated")
+        assert done.returncode == 0, done.stderr
+        assert not any(p.startswith("data/default/train/") for p in repo.files)
+        assert any(p.startswith("data/default/test/") for p in repo.files)
+        assert len(repo.commits) == commits + 1  # deletions ride the upload's commit
