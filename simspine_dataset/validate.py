@@ -1,10 +1,13 @@
 """``simspine validate OUT``: check a built folder; a table of checks, non-zero exit on failure.
 
-Checks (each over every row of every split, read through ``load_dataset`` in batches):
+Every check compares only what it can (a public release's hidden keypoints are NaN on purpose) and
+reports how many values it compared; a check that had nothing to compare says ``SKIP``, never
+``PASS``. Checks (each over every row of every split, read through ``load_dataset`` in batches):
 
 - schema: the features equal ``schema.default_features(Q)``, Q from ``meta/kinematic_axes.json``;
-- counts: rows per split equal ``build_report.json``;
-- finite: every 3D keypoint, camera parameter and kinematic value is finite;
+- counts: the splits on disk and their rows equal ``build_report.json``;
+- finite: every 3D keypoint (but a public release's hidden ones), every visible 2D keypoint, camera
+  parameter and kinematic value is finite;
 - projection: 2D equals the projection of the camera-frame 3D with the row's intrinsics (< 0.01 px,
   visible keypoints), and camera-frame 3D equals R X_world + t (< 0.1 mm; float32 storage);
 - bones: per sequence, the length of every rigid mocap bone (shoulder-elbow, elbow-wrist, hip-knee,
@@ -20,7 +23,7 @@ Checks (each over every row of every split, read through ``load_dataset`` in bat
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,7 @@ SCANNED = (
 FINITE_COLUMNS = (
     "keypoints_3d_world_mm",
     "keypoints_3d_camera_mm",
+    "keypoints_2d_px",
     "camera_intrinsics",
     "camera_rotation",
     "camera_translation_mm",
@@ -64,11 +68,30 @@ FINITE_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Check:
+    """One check's outcome: ``status`` pass, fail or skip (nothing to compare), with ``compared``
+    the number of values it compared."""
+
     name: str
-    ok: bool
+    status: str
     detail: str
+    compared: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in ("pass", "fail", "skip"):
+            raise ValueError(f"check status must be pass, fail or skip, got {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "fail"
+
+
+def check(name: str, passed: bool, detail: str, compared: int) -> Check:
+    """A check that compared ``compared`` values: skip when none, else pass or fail."""
+    if compared == 0:
+        return Check(name, "skip", "nothing to compare", 0)
+    return Check(name, "pass" if passed else "fail", f"{detail} ({compared:,} values)", compared)
 
 
 def _batches(out: Path, split: str, columns: list[str]):
@@ -79,134 +102,175 @@ def _batches(out: Path, split: str, columns: list[str]):
         yield ds[start : start + BATCH_ROWS]
 
 
-def _projection_errors(batch: dict) -> tuple[float, float]:
+@dataclass
+class Largest:
+    """The largest of the finite values seen, and how many finite values were seen."""
+
+    value: float = 0.0
+    count: int = 0
+
+    def update(self, values: np.ndarray) -> None:
+        finite = np.asarray(values, float)[np.isfinite(values)]
+        if finite.size:
+            self.value = max(self.value, float(finite.max()))
+            self.count += int(finite.size)
+
+
+@dataclass
+class Scan:
+    """What the row checks accumulate over every split."""
+
+    keypoints: list[int]  # those that must be finite (a public release hides the others)
+    rows: dict[str, int] = field(default_factory=dict)
+    finite: int = 0  # values that must be finite, compared
+    non_finite: int = 0
+    px: Largest = field(default_factory=Largest)
+    mm: Largest = field(default_factory=Largest)
+    rigid: Largest = field(default_factory=Largest)
+    other: Largest = field(default_factory=Largest)
+    angles: list = field(default_factory=list)
+
+
+def _projection_errors(batch: dict) -> tuple[np.ndarray, np.ndarray]:
+    """2D errors (px) of visible keypoints and camera-frame 3D errors (mm), NaN where a value is
+    missing (those are not compared)."""
     from simspine_dataset.geometry.camera import project
     from simspine_dataset.geometry.transforms import world_to_camera
 
     cam = batch["keypoints_3d_camera_mm"].astype(float)
     px = project(cam, batch["camera_intrinsics"].astype(float))
     visible = batch["keypoints_visible"].astype(bool)
-    px_error = float(
-        np.nanmax(np.where(visible, np.linalg.norm(px - batch["keypoints_2d_px"], axis=-1), 0.0))
-    )
+    px_error = np.where(visible, np.linalg.norm(px - batch["keypoints_2d_px"], axis=-1), np.nan)
     moved = world_to_camera(
         batch["keypoints_3d_world_mm"].astype(float),
         batch["camera_rotation"].astype(float),
         batch["camera_translation_mm"].astype(float),
     )
-    return px_error, float(np.abs(moved - cam).max())
+    return px_error, np.abs(moved - cam)
 
 
-def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[float, float]:
-    """Largest per-sequence std of rigid and of other bone lengths (mm); one camera's rows."""
-    rigid = {(sk.INDEX[a], sk.INDEX[b]) for a, b in RIGID_BONES}
-    worst_rigid = worst_other = 0.0
+def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sequence std of each rigid and each other bone length (mm; NaN for a bone with a missing
+    end); one camera's rows."""
+    rigid_bones = {(sk.INDEX[a], sk.INDEX[b]) for a, b in RIGID_BONES}
+    is_rigid = np.array([bone in rigid_bones for bone in sk.BONES])
+    rigid, other = [], []
     for key in np.unique(keys):
+        mine = world[keys == key]
         lengths = np.linalg.norm(
-            world[keys == key][:, [b for _, b in sk.BONES]] - world[keys == key][:, [p for p, _ in sk.BONES]],
-            axis=-1,
+            mine[:, [b for _, b in sk.BONES]] - mine[:, [p for p, _ in sk.BONES]], axis=-1
         )
-        spread = lengths.std(axis=0)
-        is_rigid = np.array([bone in rigid for bone in sk.BONES])
-        worst_rigid = max(worst_rigid, float(np.nanmax(spread[is_rigid], initial=0.0)))
-        worst_other = max(worst_other, float(np.nanmax(spread[~is_rigid], initial=0.0)))
-    return worst_rigid, worst_other
+        spread = np.where(np.isfinite(lengths).all(axis=0), lengths.std(axis=0), np.nan)
+        rigid.append(spread[is_rigid])
+        other.append(spread[~is_rigid])
+    return np.concatenate(rigid), np.concatenate(other)
 
 
-def _scan_split(out: Path, split: str, columns: list[str], stats: dict, model, is_translation) -> int:
-    """Accumulate one split's maxima and angles into ``stats``; returns its row count."""
+def _scan_split(out: Path, split: str, scan: Scan, model, is_translation) -> int:
+    """Accumulate one split's comparisons into ``scan``; returns its row count."""
     from simspine_dataset.biomech.curvature import curvature_angles
     from simspine_dataset.geometry.transforms import coordinates_from_published
 
     n = 0
-    for batch in _batches(out, split, columns):
+    for batch in _batches(out, split, list(SCANNED)):
         n += len(batch["subject"])
-        stats["finite"] &= all(
-            np.isfinite(batch[k][:, stats["keypoints"]] if k.startswith("keypoints") else batch[k]).all()
-            for k in FINITE_COLUMNS
-        )
+        for name in FINITE_COLUMNS:
+            if name == "keypoints_2d_px":  # where the camera sees the keypoint
+                values = batch[name][batch["keypoints_visible"].astype(bool)]
+            else:
+                values = batch[name][:, scan.keypoints] if name.startswith("keypoints") else batch[name]
+            scan.finite += values.size
+            scan.non_finite += int(values.size - np.isfinite(values).sum())
         px, mm = _projection_errors(batch)
-        stats["px"], stats["mm"] = max(stats["px"], px), max(stats["mm"], mm)
+        scan.px.update(px)
+        scan.mm.update(mm)
         first = batch["camera"] == batch["camera"][0]  # one camera: each frame once
         keys = np.char.add(
             np.char.add(batch["subject"][first].astype(str), batch["action"][first].astype(str)),
             batch["subaction"][first].astype(str),
         )
         rigid, other = _bone_spread(batch["keypoints_3d_world_mm"][first].astype(float), keys)
-        stats["rigid"], stats["other"] = max(stats["rigid"], rigid), max(stats["other"], other)
+        scan.rigid.update(rigid)
+        scan.other.update(other)
         if model is not None:  # curvature is defined on our model's coordinates
             coordinates = coordinates_from_published(batch["kinematics"][first], is_translation)
-            stats["angles"].append(curvature_angles(model, coordinates))
+            scan.angles.append(curvature_angles(model, coordinates))
     return n
 
 
+def _counts_check(out: Path, report: dict, rows: dict[str, int]) -> Check:
+    """Splits on disk and their rows against the report (a split the report lacks is stale)."""
+    on_disk = sorted(p.name for p in (out / "data" / "default").glob("*") if any(p.glob("*.parquet")))
+    passed = rows == report["rows"] and on_disk == sorted(report["rows"])
+    detail = f"rows {rows} (report {report['rows']}), splits on disk {on_disk}"
+    return check("counts", passed, detail, len(on_disk) + len(report["rows"]))
+
+
 def validate(out: str | Path) -> list[Check]:
-    """Run every check on a build folder."""
+    """Run every check on a build folder. Raises ``SimspineError`` when ``out`` is not a build."""
     import pyarrow.parquet as pq
     from datasets import Features
 
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
+    from simspine_dataset.errors import SimspineError
     from simspine_dataset.schema import default_features
 
     out = Path(out)
-    report = json.loads((out / "build_report.json").read_text())
-    axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
-    checks = []
+    try:
+        report = json.loads((out / "build_report.json").read_text())
+        axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SimspineError(f"{out}: not a build folder (no readable build_report.json / meta: {e})") from e
     shards = sorted(out.glob("data/default/*/*.parquet"))
     expected = default_features(len(axes))
     same = [Features.from_arrow_schema(pq.read_schema(p)) == expected for p in shards]
-    checks.append(
-        Check("schema", bool(shards) and all(same), f"{sum(same)}/{len(shards)} shards, Q = {len(axes)}")
-    )
+    checks = [
+        check("schema", all(same), f"{sum(same)}/{len(shards)} shards match, Q = {len(axes)}", len(shards))
+    ]
     user_model = report["config"].get("model")
     model = None if user_model else KinematicModel(model_spec(report["config"]["simulation"]["ik"]["spine"]))
     is_translation = axes_is_translation(axes)
     public = report["config"].get("release") == "public"  # hidden keypoints are NaN on purpose
-    keypoints = [i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN]
-    stats = {
-        "keypoints": keypoints,
-        "rows": {},
-        "finite": True,
-        "px": 0.0,
-        "mm": 0.0,
-        "rigid": 0.0,
-        "other": 0.0,
-        "angles": [],
-    }
+    scan = Scan([i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN])
     for split in report["rows"]:
-        stats["rows"][split] = _scan_split(out, split, list(SCANNED), stats, model, is_translation)
+        scan.rows[split] = _scan_split(out, split, scan, model, is_translation)
     checks += [
-        Check("counts", stats["rows"] == report["rows"], f"rows {stats['rows']} (report {report['rows']})"),
+        _counts_check(out, report, scan.rows),
         *_frames_checks(out, report),
-        Check("finite", bool(stats["finite"]), "3D keypoints, cameras, kinematics"),
-        Check(
-            "2D = projection of 3D", stats["px"] < 0.01, f"max {stats['px']:.5f} px over visible keypoints"
+        check("finite", scan.non_finite == 0, f"{scan.non_finite} non-finite", scan.finite),
+        check("2D = projection of 3D", scan.px.value < 0.01, f"max {scan.px.value:.5f} px", scan.px.count),
+        check("camera 3D = R X + t", scan.mm.value < 0.1, f"max {scan.mm.value:.4f} mm", scan.mm.count),
+        check(
+            "rigid bones stable",
+            scan.rigid.value < 20.0,
+            f"max std {scan.rigid.value:.2f} mm",
+            scan.rigid.count,
         ),
-        Check("camera 3D = R X + t", stats["mm"] < 0.1, f"max {stats['mm']:.4f} mm"),
-        Check("rigid bones stable", stats["rigid"] < 20.0, f"max per-sequence std {stats['rigid']:.2f} mm"),
-        Check("other bones stable", stats["other"] < 25.0, f"max per-sequence std {stats['other']:.2f} mm"),
+        check(
+            "other bones stable",
+            scan.other.value < 25.0,
+            f"max std {scan.other.value:.2f} mm",
+            scan.other.count,
+        ),
     ]
     if model is None:
         return checks  # a user-supplied model: the curvature definitions are our model's
-    return checks + _curvature_checks(stats["angles"])
+    return checks + _curvature_checks(scan.angles)
 
 
 def _curvature_checks(angles: list[dict]) -> list[Check]:
-    lordosis = np.concatenate([a["lordosis_deg"] for a in angles])
-    kyphosis = np.concatenate([a["kyphosis_deg"] for a in angles])
-    return [
-        Check(
-            "lordosis in range",
-            20 <= lordosis.mean() <= 50 and lordosis.min() >= -20 and lordosis.max() <= 80,
-            f"mean {lordosis.mean():.1f}, range {lordosis.min():.1f}..{lordosis.max():.1f} deg",
-        ),
-        Check(
-            "kyphosis in range",
-            20 <= kyphosis.mean() <= 50 and kyphosis.min() >= -20 and kyphosis.max() <= 80,
-            f"mean {kyphosis.mean():.1f}, range {kyphosis.min():.1f}..{kyphosis.max():.1f} deg",
-        ),
-    ]
+    checks = []
+    for name, key in (("lordosis in range", "lordosis_deg"), ("kyphosis in range", "kyphosis_deg")):
+        values = np.concatenate([a[key] for a in angles]) if angles else np.zeros(0)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            checks.append(check(name, True, "", 0))
+            continue
+        passed = 20 <= values.mean() <= 50 and values.min() >= -20 and values.max() <= 80
+        detail = f"mean {values.mean():.1f}, range {values.min():.1f}..{values.max():.1f} deg"
+        checks.append(check(name, bool(passed), detail, values.size))
+    return checks
 
 
 def _frames_checks(out: Path, report: dict) -> list[Check]:
@@ -237,13 +301,19 @@ def _frames_checks(out: Path, report: dict) -> list[Check]:
         if frames["mode"] == "full":
             sizes.add(tuple(first["image_size"]))
     want = {(frames["size_px"], frames["size_px"])} if frames["mode"] == "crop" else None
+    shards = len(list(out.glob("data/frames/*/*.parquet")))
     return [
-        Check("frames counts", rows == expected, f"rows {rows} (report {expected})"),
-        Check("frames images", (sizes == want) if want else len(sizes) == 1, f"image sizes {sorted(sizes)}"),
+        check("frames counts", rows == expected, f"rows {rows} (report {expected})", len(expected)),
+        check(
+            "frames images",
+            (sizes == want) if want else len(sizes) == 1,
+            f"image sizes {sorted(sizes)}",
+            shards,
+        ),
     ]
 
 
 def print_checks(checks: list[Check]) -> None:
     width = max(len(c.name) for c in checks)
     for c in checks:
-        print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:{width}s}  {c.detail}")
+        print(f"{c.status.upper()}  {c.name:{width}s}  {c.detail}")

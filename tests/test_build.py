@@ -334,3 +334,80 @@ def test_a_failure_while_writing_shards_keeps_the_previous_ones(
         build(capture, out, BuildConfig(workers=1))
     assert shard_digests(out) == before  # the previous build's shards, whole
     assert not list((out / "data").glob(".*")) and not list((out / "data").rglob(".*.tmp*"))
+
+
+def _corrupt(out, copy, change) -> None:
+    """A copy of a build with ``change(columns)`` applied to its first test shard."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset, Features
+
+    shutil.copytree(out, copy)
+    shard = sorted(copy.glob("data/default/test/*.parquet"))[0]
+    table = pq.read_table(shard)
+    features = Features.from_arrow_schema(table.schema)
+    columns = Dataset(table).with_format("numpy")[:]
+    columns = {k: np.array(v) if not isinstance(v, list) else v for k, v in columns.items()}
+    change(columns)
+    pq.write_table(Dataset.from_dict(columns, features=features).data.table.cast(table.schema), shard)
+
+
+def _move_wrist(columns) -> None:
+    """Frame 0 (its four camera rows): RWrist 300 mm away, consistently in world, camera and 2D."""
+    from simspine_dataset import skeleton as sk
+    from simspine_dataset.geometry.camera import project
+
+    k = sk.INDEX["RWrist"]
+    for r in np.flatnonzero(columns["frame"] == columns["frame"][0]):
+        world = columns["keypoints_3d_world_mm"][r, k] + [300.0, 0, 0]
+        cam = columns["camera_rotation"][r].astype(float) @ world + columns["camera_translation_mm"][r]
+        columns["keypoints_3d_world_mm"][r, k] = world
+        columns["keypoints_3d_camera_mm"][r, k] = cam
+        columns["keypoints_2d_px"][r, k] = project(cam[None], columns["camera_intrinsics"][r].astype(float))[
+            0
+        ]
+
+
+def _visible_2d(columns, value) -> None:
+    r, k = np.argwhere(columns["keypoints_visible"])[0]
+    columns["keypoints_2d_px"][r, k] = value(columns["keypoints_2d_px"][r, k])
+
+
+CORRUPTIONS = {
+    "2D = projection of 3D": lambda c: _visible_2d(c, lambda v: v + 5.0),
+    "camera 3D = R X + t": lambda c: c["camera_translation_mm"].__setitem__(
+        (0, 0), c["camera_translation_mm"][0, 0] + 10
+    ),
+    "rigid bones stable": _move_wrist,
+    "finite": lambda c: _visible_2d(c, lambda v: np.nan),
+    "lordosis in range": lambda c: c["kinematics"].__setitem__((slice(None), 20), 95.0),  # L5_S1_Flex_Ext
+}
+
+
+@pytest.mark.parametrize("name", [*CORRUPTIONS, "counts"])
+def test_each_check_fails_on_its_own_corruption(built, tmp_path, name) -> None:
+    from simspine_dataset.validate import validate
+
+    out, _ = built
+    copy = tmp_path / f"corrupt_{len(name)}_{abs(hash(name)) % 10**6}"  # its own datasets cache entry
+    if name == "counts":
+        shutil.copytree(out, copy)
+        report = json.loads((copy / "build_report.json").read_text())
+        report["rows"]["test"] += 1
+        (copy / "build_report.json").write_text(json.dumps(report))
+    else:
+        _corrupt(out, copy, CORRUPTIONS[name])
+    checks = validate(copy)
+    assert [c.name for c in checks if not c.ok] == [name], [(c.name, c.status, c.detail) for c in checks]
+
+
+def test_a_public_release_skips_what_it_cannot_compare(capture, built, tmp_path) -> None:
+    from simspine_dataset.validate import validate
+
+    out = tmp_path / "public_release"
+    shutil.copytree(built[0] / "work", out / "work")
+    build(capture, out, BuildConfig(release="public"))
+    checks = {c.name: c for c in validate(out)}
+    assert checks["rigid bones stable"].status == "skip"  # mocap bones are hidden: nothing compared
+    assert checks["camera 3D = R X + t"].status == "pass" and checks["camera 3D = R X + t"].compared > 0
+    full = {c.name: c for c in validate(built[0])}
+    assert checks["camera 3D = R X + t"].compared < full["camera 3D = R X + t"].compared
