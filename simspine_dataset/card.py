@@ -29,16 +29,53 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
+def _split_files(out: Path, name: str) -> dict[str, list[Path]]:
+    """A config's shards per split (only the splits that have any)."""
+    folders = sorted(p for p in (out / "data" / name).glob("*") if p.is_dir())
+    return {f.name: sorted(f.glob("*.parquet")) for f in folders if any(f.glob("*.parquet"))}
+
+
 def _configs(out: Path) -> list[dict]:
+    """The YAML ``configs``: every shard named (their names carry their content digests, so the
+    card, which ``datasets`` hashes for its cache, changes whenever the data does)."""
     configs = []
     for name in ("default", "frames"):
-        splits = sorted(p.name for p in (out / "data" / name).glob("*") if any(p.glob("*.parquet")))
-        if splits:
-            files = [{"split": s, "path": f"data/{name}/{s}/*.parquet"} for s in splits]
+        if splits := _split_files(out, name):
+            files = [
+                {"split": s, "path": [p.relative_to(out).as_posix() for p in paths]}
+                for s, paths in splits.items()
+            ]
             configs.append(
                 {"config_name": name, "data_files": files, **({"default": True} if name == "default" else {})}
             )
     return configs
+
+
+def _dataset_info(out: Path) -> list[dict]:
+    """The YAML ``dataset_info`` of each config: features, splits (rows, bytes), sizes."""
+    import pyarrow.parquet as pq
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+
+    infos = []
+    for name in ("default", "frames"):
+        if not (splits := _split_files(out, name)):
+            continue
+        features = Features.from_arrow_schema(pq.read_schema(next(iter(splits.values()))[0]))
+        split_dict = SplitDict()
+        for split, paths in splits.items():
+            meta = [pq.ParquetFile(p).metadata for p in paths]
+            rows = sum(m.num_rows for m in meta)
+            size = sum(m.row_group(i).total_byte_size for m in meta for i in range(m.num_row_groups))
+            split_dict.add(SplitInfo(name=split, num_bytes=size, num_examples=rows))
+        info = DatasetInfo(
+            config_name=name,
+            features=features,
+            splits=split_dict,
+            download_size=sum(p.stat().st_size for paths in splits.values() for p in paths),
+            dataset_size=sum(s.num_bytes for s in split_dict.values()),
+        )
+        infos.append(info._to_yaml_dict())
+    return infos
 
 
 def _tables(report: dict) -> dict[str, str]:
@@ -92,6 +129,7 @@ def write_card(out: str | Path) -> Path:
         tags=["human-pose-estimation", "3d-pose-estimation", "spine", "biomechanics", "opensim", "human3.6m"],
         size_categories=[_size_category(sum(report.get("rows", {}).values()))],
         configs=_configs(out),
+        dataset_info=_dataset_info(out),
         pretty_name="SIMSPINE-style 3D spine keypoints",
     )
     template = resources.files("simspine_dataset").joinpath("data/card_template.md").read_text()

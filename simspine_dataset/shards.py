@@ -1,6 +1,6 @@
 """Stage: the per-sequence work files -> the published shards of each config.
 
-    OUT/data/{config}/{split}/shard-NNNNN.parquet
+    OUT/data/{config}/{split}/shard-NNNNN-<digest>.parquet   (<digest>: of the shard's bytes)
 
 Rows in a fixed order (split, subject, action, subaction, frame, camera), streamed sequence by
 sequence (memory: one row group), cut into row groups of ~``GROUP_BYTES`` and shards of
@@ -21,22 +21,31 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
 from os import getpid
 from pathlib import Path
 
 import numpy as np
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.io.atomic import atomic_path
 
-SHARD = "data/{config}/{split}/shard-{index:05d}.parquet"
-SHARD_FILE = "shard-{index:05d}.parquet"  # inside a split's folder
+SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # inside a split's folder; digest: of its bytes
 GROUP_BYTES = 64 * 2**20
 SHARD_BYTES = 400 * 2**20
 RELEASES = ("full", "public")
 PUBLIC_HIDDEN: tuple[int, ...] = tuple(i for i, k in enumerate(sk.KEYPOINTS) if k.source != "simulated")
 KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoints_2d_px")
+
+
+def file_digest(path: Path) -> str:
+    """First 12 hex digits of a file's sha256: in a shard's name, so different content has a
+    different name (and ``datasets``' cache, keyed by the card's YAML, a different entry)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 class ShardWriter:
@@ -51,7 +60,7 @@ class ShardWriter:
         self.shard_bytes = 0.0
         self.index = 0
         self.rows = 0
-        self._stack: ExitStack | None = None
+        self._tmp: Path | None = None
         self._writer = None
 
     def __enter__(self) -> ShardWriter:
@@ -67,8 +76,8 @@ class ShardWriter:
         """Drop the shard being written (its temporary file is removed)."""
         if self._writer is not None:
             self._writer.close()
-            self._stack.__exit__(exc_type or RuntimeError, exc or RuntimeError("aborted"), tb)
-            self._writer, self._stack = None, None
+            self._tmp.unlink(missing_ok=True)
+            self._writer, self._tmp = None, None
 
     def add(self, table) -> None:
         bytes_per_row = table.nbytes / max(table.num_rows, 1)
@@ -88,9 +97,11 @@ class ShardWriter:
             return
         group = pa.concat_tables(self.buffer)
         if self._writer is None:
-            self._stack = ExitStack()
-            tmp = self._stack.enter_context(atomic_path(self.folder / SHARD_FILE.format(index=self.index)))
-            self._writer = pq.ParquetWriter(tmp, group.schema, compression="zstd", write_page_index=True)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._tmp = self.folder / f".shard-{self.index:05d}.tmp{getpid()}.parquet"
+            self._writer = pq.ParquetWriter(
+                self._tmp, group.schema, compression="zstd", write_page_index=True
+            )
         self._writer.write_table(group, row_group_size=group.num_rows)
         self.rows += group.num_rows
         self.shard_bytes += self.buffered_bytes
@@ -100,9 +111,9 @@ class ShardWriter:
 
     def _close_shard(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            self._stack.close()  # renames the temporary file onto the shard's name
-            self._writer, self._stack = None, None
+            self._writer.close()  # complete: renamed onto its name, which carries its content digest
+            self._tmp.rename(self.folder / SHARD_FILE.format(index=self.index, digest=file_digest(self._tmp)))
+            self._writer, self._tmp = None, None
             self.index += 1
             self.shard_bytes = 0.0
 

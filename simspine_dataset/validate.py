@@ -97,7 +97,9 @@ def check(name: str, passed: bool, detail: str, compared: int) -> Check:
 def _batches(out: Path, split: str, columns: list[str]):
     from datasets import load_dataset
 
-    ds = load_dataset(str(out), split=split).select_columns(columns).with_format("numpy")
+    # no_checks: the counts check compares rows with the report itself (and says so, not raises)
+    ds = load_dataset(str(out), split=split, verification_mode="no_checks").select_columns(columns)
+    ds = ds.with_format("numpy")
     for start in range(0, ds.num_rows, BATCH_ROWS):
         yield ds[start : start + BATCH_ROWS]
 
