@@ -23,7 +23,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -478,17 +480,24 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     return report
 
 
-def build(raw: str | Path, out: str | Path, config: BuildConfig = BuildConfig()) -> dict:
+def build(
+    raw: str | Path,
+    out: str | Path,
+    config: BuildConfig = BuildConfig(),
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
     """Run every stage over ``raw`` on this machine (``workers`` processes); returns the build report
-    (also written to build_report.json). ``distributed.run`` runs the same units on datatrove."""
+    (also written to build_report.json). ``progress`` is called with each sequence's report entry as
+    it finishes. ``distributed.run`` runs the same units on datatrove."""
     out = Path(out)
     capture, by_subject = plan(raw, config)
     for subject in by_subject:
         scale_subject(out, subject, by_subject, config)
     jobs = [(out, record, by_subject, config) for records in by_subject.values() for record in records]
-    if config.workers > 1:
-        with ProcessPoolExecutor(config.workers) as pool:
-            entries = list(pool.map(_job, jobs))
-    else:
-        entries = [_job(job) for job in jobs]
+    entries: list[dict] = []
+    with ProcessPoolExecutor(config.workers) if config.workers > 1 else nullcontext() as pool:
+        for entry in pool.map(_job, jobs) if pool else map(_job, jobs):
+            entries.append(entry)
+            if progress:
+                progress(entry)
     return finalize(out, capture, entries, config)

@@ -92,7 +92,10 @@ def _build(args: argparse.Namespace) -> int:
         print("simspine build: a public release holds annotations only; drop --frames.", file=sys.stderr)
         return 2
     if args.executor == "local":
-        report = build(args.raw, args.out, config)
+        from tqdm import tqdm
+
+        with tqdm(desc="simspine build", unit="sequence", disable=None) as bar:
+            report = build(args.raw, args.out, config, lambda entry: bar.update())
     else:
         from simspine_dataset.distributed import run
 
@@ -220,10 +223,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_build_parser(sub) -> None:
     """``simspine build``: every option of ``BuildConfig`` and of the executors."""
     build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
-    build.add_argument("raw", type=Path)
-    build.add_argument("out", type=Path)
-    build.add_argument("--detections", type=Path)
-    build.add_argument("--subjects", nargs="+")
+    build.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout, metadata.xml at its root)")
+    build.add_argument("out", type=Path, help="the dataset folder to write (re-run to resume)")
+    build.add_argument("--detections", type=Path, help="SpinePose 2D detections (simspine detect's output)")
+    build.add_argument("--subjects", nargs="+", help="subjects to build (default: all on disk)")
     build.add_argument("--no-videos", action="store_true", help="mocap-only build: videos are not opened")
     build.add_argument(
         "--config", type=Path, help="a TOML file of build settings (builder_scripts/paper.toml)"
@@ -246,8 +249,8 @@ def _add_build_parser(sub) -> None:
     )
     build.add_argument("--tasks", type=int, default=4, help="datatrove tasks per stage")
     build.add_argument("--logging-dir", help="datatrove's logs and completion markers (shared storage)")
-    build.add_argument("--slurm-partition", default="cpu")
-    build.add_argument("--slurm-time", default="24:00:00")
+    build.add_argument("--slurm-partition", default="cpu", help="Slurm partition of the array jobs")
+    build.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
     build.add_argument(
         "--model",
         type=Path,
@@ -325,18 +328,25 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the main job on the embedded synthetic capture, end to end")
-    demo.add_argument("--out", type=Path, default=Path("demo_out"))
+    demo.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
     demo.add_argument("--seconds", type=float, default=2.0, help="length of each synthetic take")
-    demo.add_argument("--workers", type=int, default=2)
+    demo.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     demo.set_defaults(run=_demo)
 
     cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
-    cap.add_argument("out", type=Path)
-    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"])
-    cap.add_argument("--seconds", type=float, default=4.0)
-    cap.add_argument("--seed", type=int, default=0)
+    cap.add_argument("out", type=Path, help="folder of the capture to write")
+    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"], help="subjects (default S1 S9)")
+    cap.add_argument("--seconds", type=float, default=4.0, help="length of each take (default 4)")
+    cap.add_argument("--seed", type=int, default=0, help="random seed of motions, noise and detections")
     cap.add_argument("--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions")
-    cap.add_argument("--actions", nargs="+", default=list(ACTIONS), choices=ACTIONS, metavar="ACTION")
+    cap.add_argument(
+        "--actions",
+        nargs="+",
+        default=list(ACTIONS),
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="default: all 15",
+    )
     cap.add_argument("--workers", type=int, default=1, help="processes (takes are independent units)")
     cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
     cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
@@ -346,27 +356,46 @@ def _parser() -> argparse.ArgumentParser:
     _add_build_parser(sub)
 
     card = sub.add_parser("card", help="(re)render the dataset card")
-    card.add_argument("out", type=Path)
+    card.add_argument("out", type=Path, help="a build folder")
     card.set_defaults(run=_card)
     validate = sub.add_parser("validate", help="check a built folder")
-    validate.add_argument("out", type=Path)
+    validate.add_argument("out", type=Path, help="a build folder")
     validate.set_defaults(run=_validate)
 
     publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
-    publish.add_argument("out", type=Path)
-    publish.add_argument("--repo-id", required=True)
-    publish.add_argument("--private", action="store_true")
+    publish.add_argument("out", type=Path, help="a build folder")
+    publish.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
+    publish.add_argument("--private", action="store_true", help="a private repo")
     publish.add_argument("--gated", action="store_true", help="gated with automatic approval")
     publish.add_argument("--tag", help="tag for the uploaded revision (default: build-<config hash>)")
     publish.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login); never printed")
     publish.set_defaults(run=_publish)
 
     inspect = sub.add_parser("inspect", help="list a raw capture's sequences and every problem in it")
-    inspect.add_argument("raw", type=Path)
-    inspect.add_argument("--subjects", nargs="+")
+    inspect.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout)")
+    inspect.add_argument("--subjects", nargs="+", help="subjects to list (default: all on disk)")
     inspect.add_argument("--no-videos", action="store_true", help="do not open the mp4 files")
     inspect.set_defaults(run=_inspect)
     return parser
+
+
+_INPUT_FOLDERS = {  # positional folders each command reads: missing ones are named at once
+    "inspect": ("raw",), "build": ("raw",), "detect": ("raw",), "card": ("out",), "validate": ("out",),
+    "publish": ("out",),
+}  # fmt: skip
+
+
+def _hint(error: Exception) -> str:
+    """What to do about an expected error, when the message alone does not say."""
+    from simspine_dataset.errors import CaptureError, MetadataError
+
+    if isinstance(error, MetadataError) or (
+        isinstance(error, CaptureError) and error.path.name == "metadata.xml"
+    ):
+        return " (RAW must be a Human3.6M-layout folder with metadata.xml at its root; see README)"
+    if isinstance(error, CaptureError):
+        return " (simspine inspect RAW lists every problem of a capture)"
+    return " (add -v for the traceback)" if isinstance(error, OSError) else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -374,14 +403,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simspine_dataset.errors import SimspineError
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+    logging.basicConfig(  # quiet by default: progress bars and summaries; details with -v
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        for name in _INPUT_FOLDERS.get(args.command, ()):
+            if not (path := getattr(args, name)).is_dir():
+                raise SimspineError(f"{path}: no such folder")
         return int(args.run(args))
-    except (SimspineError, ValueError) as e:  # expected failures: one line, a traceback with -v
+    except (SimspineError, ValueError, OSError) as e:  # expected failures: one line, a traceback with -v
         if args.verbose:
             raise
-        print(f"simspine: error: {e}", file=sys.stderr)
+        print(f"simspine: error: {e}{_hint(e)}", file=sys.stderr)
         return 2

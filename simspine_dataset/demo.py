@@ -12,6 +12,8 @@ from pathlib import Path
 
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
+POSE2D_SMOKE_CONFIG = "baselines/pose2d/configs/td-hm_res18-tiny_cpu_simspine-128x96.py"
+
 
 def run_demo(out: str | Path, seconds: float = 2.0, workers: int = 2, lifting_epochs: int = 20) -> int:
     from dataclasses import replace
@@ -64,5 +66,8 @@ def run_demo(out: str | Path, seconds: float = 2.0, workers: int = 2, lifting_ep
             f"P-MPJPE {p['S']:.2f} mm"
         )
     print(f"  lifting quick mode, both models                     {timings['lifting']:7.1f} s")
-    print("  (2D pose baseline: python -m baselines.pose2d, needs baselines/pose2d/install.sh)")
+    print(
+        "  2D pose baseline (after bash baselines/pose2d/install.sh): python -m baselines.pose2d.train "
+        f"--config {POSE2D_SMOKE_CONFIG} --dataset DATASET_WITH_FRAMES --work-dir WORK"
+    )
     return 1 if failed else 0

@@ -434,3 +434,70 @@ def test_two_builds_named_alike_and_a_rebuild_each_load_their_own_rows(capture, 
         first.with_format("numpy")[:8]["keypoints_3d_world_mm"],
     )
     assert "dataset_info" in (twin / "README.md").read_text()
+
+
+def test_several_shards_and_row_groups_read_back_in_order(capture, built, tmp_path, monkeypatch) -> None:
+    import pyarrow.parquet as pq
+    from datasets import load_dataset
+
+    from simspine_dataset import shards
+
+    monkeypatch.setattr(shards, "GROUP_BYTES", 40_000)  # a few rows per group, a few groups per shard
+    monkeypatch.setattr(shards, "SHARD_BYTES", 200_000)
+    out = tmp_path / "small_shards"
+    shutil.copytree(built[0] / "work", out / "work")
+    build(capture, out, BuildConfig())
+    files = sorted(out.glob("data/default/test/*.parquet"))
+    assert len(files) > 2 and all(pq.ParquetFile(f).num_row_groups > 1 for f in files[:-1])
+    small = load_dataset(str(out), split="test").with_format("numpy")[:]
+    whole = load_dataset(str(built[0]), split="test").with_format("numpy")[:]
+    for name in ("subject", "action", "subaction", "frame", "camera", "keypoints_3d_world_mm"):
+        np.testing.assert_array_equal(small[name], whole[name])
+
+
+def _leaves(obj, prefix=()):
+    from dataclasses import fields, is_dataclass
+
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            yield from _leaves(value, (*prefix, f.name))
+        else:
+            yield (*prefix, f.name), value
+
+
+def _changed(obj, path, value):
+    from dataclasses import replace
+
+    if len(path) == 1:
+        return replace(obj, **{path[0]: value})
+    return replace(obj, **{path[0]: _changed(getattr(obj, path[0]), path[1:], value)})
+
+
+def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None:
+    from simspine_dataset.frames import FramesConfig
+
+    base = BuildConfig()
+    other = {
+        bool: lambda v: not v,
+        int: lambda v: v + 1,
+        float: lambda v: v * 0.9 if v else 0.01,
+        str: {"batched": "opensim", "articulated": "rigid"}.get,
+        dict: lambda v: {**v, next(iter(v)): 0.25},
+    }
+    for path, value in _leaves(base.simulation):
+        changed = _changed(base, ("simulation", *path), other[type(value)](value))
+        assert changed.digest() != base.digest(), path
+    for name, value in (
+        ("detections", "/data/spinepose"),
+        ("model", "user.json"),
+        ("test_subjects", ("S9",)),
+    ):
+        assert _changed(base, (name,), value).digest() != base.digest(), name
+    for name, value in (
+        ("workers", 8),
+        ("check_videos", False),
+        ("frames", FramesConfig("crop")),
+        ("release", "public"),
+    ):
+        assert _changed(base, (name,), value).digest() == base.digest(), name  # keyed elsewhere or not output

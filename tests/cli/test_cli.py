@@ -42,8 +42,8 @@ def test_help_lists_every_subcommand() -> None:
         assert name in out
 
 
-def test_public_release_refuses_frames(capsys) -> None:
-    assert main(["build", "raw", "out", "--frames", "crop", "--release", "public"]) == 2
+def test_public_release_refuses_frames(tmp_path, capsys) -> None:
+    assert main(["build", str(tmp_path), "out", "--frames", "crop", "--release", "public"]) == 2
     assert "annotations only" in capsys.readouterr().err
 
 
@@ -54,3 +54,32 @@ def test_inspect_reports_problems(make_capture, capsys) -> None:
     (root / "S1/MyPoseFeatures/D2_Positions/Waiting 1.55011271.cdf").unlink()
     assert main(["inspect", str(root), "--no-videos"]) == 1
     assert "PROBLEM MissingFileError" in capsys.readouterr().out
+
+
+def test_expected_errors_are_one_line_with_a_hint(tmp_path, capsys) -> None:
+    """Bad input: ``simspine: error: <what> (<hint>)`` on one line, exit status 2, no traceback."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "bad.toml").write_text("[simulation.ik]\nsolver = 'fast'\n")
+    (tmp_path / "nobuild").mkdir()
+    cases = {
+        ("build", str(tmp_path / "missing"), "out"): "missing: no such folder",
+        ("build", str(tmp_path / "raw"), "out"): "metadata.xml not found (RAW must be a Human3.6M-layout",
+        ("validate", str(tmp_path / "nobuild")): "nobuild: not a build folder",
+        ("build", str(tmp_path / "raw"), "out", "--config", str(tmp_path / "bad.toml")): "ik.solver",
+    }
+    for argv, expected in cases.items():
+        assert main(list(argv)) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("simspine: error: ") and expected in err and err.count("\n") == 1, err
+        assert "Traceback" not in err
+
+
+def test_every_argument_has_help() -> None:
+    from simspine_dataset.cli import _parser
+
+    parser = _parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"simspine {name}: {action.dest} has no help text"
