@@ -501,3 +501,70 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None
         ("release", "public"),
     ):
         assert _changed(base, (name,), value).digest() == base.digest(), name  # keyed elsewhere or not output
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("IK diverged"), KeyError("H36M_12"), RuntimeError("SimTK exception")]
+)
+def test_any_exception_of_a_unit_stays_its_own(capture, tmp_path, monkeypatch, capsys, error) -> None:
+    """A unit raising anything (not only our errors) fails its sequence, named with its stage, type
+    and message in the report; the others are built and the exit status is 1."""
+    import simspine_dataset.build as build_module
+
+    original = build_module._views
+
+    def views(out, record, simulated, config) -> None:
+        if record.sequence.startswith("Sitting"):
+            raise error
+        original(out, record, simulated, config)
+
+    monkeypatch.setattr(build_module, "_views", views)
+    out = tmp_path / "out"
+    assert main(["build", str(capture), str(out), "--subjects", "S9"]) == 1
+    report = json.loads((out / "build_report.json").read_text())
+    failed = [e for e in report["sequences"] if e["status"] == "failed"]
+    assert {e["sequence"].split()[0] for e in failed} == {"Sitting"} and len(failed) == 2
+    assert all(e["stage"] == "views" and e["error"].startswith(type(error).__name__) for e in failed)
+    assert report["rows"]["test"] > 0  # the Walking sequences were built
+    assert "FAILED S9 Sitting" in capsys.readouterr().out
+
+
+def test_opensim_solver_setting_runs_opensims_ik(capture, built, tmp_path, monkeypatch) -> None:
+    """``ik.solver = "opensim"`` is a real choice: OpenSim's InverseKinematicsSolver fits the
+    sequences, to the batched solver's optimum within a fraction of a degree."""
+    from dataclasses import replace
+
+    from datasets import load_dataset
+
+    from simspine_dataset.biomech import ik
+    from simspine_dataset.config import IKConfig, SimulationConfig
+
+    calls = []
+    original = ik.solve_ik_opensim
+    monkeypatch.setattr(ik, "solve_ik_opensim", lambda *a, **k: calls.append(1) or original(*a, **k))
+    config = BuildConfig(
+        subjects=("S9",), simulation=replace(SimulationConfig(), ik=IKConfig(solver="opensim", accuracy=1e-7))
+    )
+    out = tmp_path / "opensim_ik"
+    report = build(capture, out, config)
+    assert len(calls) == 4 and all(e["status"] == "ok" for e in report["sequences"])
+    theirs = load_dataset(str(out), split="test").with_format("numpy")[:]
+    ours = load_dataset(str(built[0]), split="test").with_format("numpy")[:]
+    gap = np.abs(theirs["kinematics"] - ours["kinematics"])
+    assert np.percentile(gap, 99) < 0.5 and gap.max() > 0  # deg / mm: the same fit, another solver
+    np.testing.assert_allclose(theirs["ik_marker_rmse_mm"], ours["ik_marker_rmse_mm"], atol=0.1)  # mm
+
+
+def test_settings_are_checked_on_construction(tmp_path) -> None:
+    from simspine_dataset.config import FilterConfig, IKConfig
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[simulation.ik]\nsolver = 'fast'\n")
+    with pytest.raises(ValueError, match=r"ik\.solver = 'fast' is invalid; allowed: batched \| opensim"):
+        BuildConfig.from_toml(bad)
+    with pytest.raises(ValueError, match=r"filter\.cutoff_hz = 30\.0 is invalid"):
+        FilterConfig(cutoff_hz=30.0)
+    with pytest.raises(ValueError, match=r"ik\.block_frames"):
+        IKConfig(block_frames=0)
+    with pytest.raises(ValueError, match=r"release = 'open' is invalid"):
+        BuildConfig(release="open")
