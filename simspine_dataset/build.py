@@ -397,6 +397,24 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def check_model(config: BuildConfig) -> list[str]:
+    """A user-supplied model's mapping, checked before any work (``UserModel.check``); returns the
+    IK inputs it leaves out (logged, and listed in the build report)."""
+    if not config.model:
+        return []
+    from simspine_dataset.biomech.model_table import h36m_marker_name
+    from simspine_dataset.biomech.user_model import UserModel
+
+    user = UserModel.from_json(config.model)
+    user.check(config.model)
+    inputs = [h36m_marker_name(j) for j, w in config.simulation.ik.h36m_weights.items() if w > 0]
+    if unmapped := user.unmapped(inputs):
+        log.warning(
+            "%s maps no marker for %s: left out of inverse kinematics", config.model, ", ".join(unmapped)
+        )
+    return unmapped
+
+
 def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[SequenceRecord]]]:
     """Discover the capture; its usable sequences grouped by subject (subject order)."""
     capture = discover(raw, config.subjects, check_videos=config.check_videos)
@@ -473,6 +491,7 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
         "versions": _versions(),
         "rows": counts["default"] if counts else {},  # default config, per split
         "frames_rows": counts.get("frames", {}),  # frames config, per split (with --frames)
+        "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
         "sequences": entries,
     }
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))
@@ -490,6 +509,7 @@ def build(
     (also written to build_report.json). ``progress`` is called with each sequence's report entry as
     it finishes. ``distributed.run`` runs the same units on datatrove."""
     out = Path(out)
+    check_model(config)
     capture, by_subject = plan(raw, config)
     for subject in by_subject:
         scale_subject(out, subject, by_subject, config)

@@ -389,10 +389,10 @@ def _hint(error: Exception) -> str:
     """What to do about an expected error, when the message alone does not say."""
     from simspine_dataset.errors import CaptureError, MetadataError
 
-    if isinstance(error, MetadataError) or (
-        isinstance(error, CaptureError) and error.path.name == "metadata.xml"
-    ):
+    if isinstance(error, CaptureError) and error.path.name == "metadata.xml":
         return " (RAW must be a Human3.6M-layout folder with metadata.xml at its root; see README)"
+    if isinstance(error, MetadataError) and error.path.suffix == ".json":
+        return " (the mapping format: simspine_dataset/biomech/user_model.py)"
     if isinstance(error, CaptureError):
         return " (simspine inspect RAW lists every problem of a capture)"
     return " (add -v for the traceback)" if isinstance(error, OSError) else ""

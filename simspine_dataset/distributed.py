@@ -23,6 +23,7 @@ from pathlib import Path
 
 from simspine_dataset.build import (
     BuildConfig,
+    check_model,
     finalize,
     plan,
     run_sequence,
@@ -180,6 +181,7 @@ def run_detect(
 def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:
     """Build with a datatrove executor; returns the build report, or for Slurm (which only submits)
     ``{"submitted": [job ids]}``: an earlier build's report is never passed off as this run's."""
+    check_model(config)  # a bad user-model mapping fails here, before any job is launched
     chain = executors(raw, out, config, executor, **kwargs)
     chain[-1].run()
     if executor == "slurm":

@@ -568,3 +568,33 @@ def test_settings_are_checked_on_construction(tmp_path) -> None:
         IKConfig(block_frames=0)
     with pytest.raises(ValueError, match=r"release = 'open' is invalid"):
         BuildConfig(release="open")
+
+
+def test_a_user_model_without_a_spine_marker_builds_and_a_poor_mapping_fails_first(tmp_path, capsys) -> None:
+    """Pose2Sim-style marker sets have no marker for Human3.6M's "Spine" joint (H36M_12): it is left
+    out of IK and named; a mapping that cannot scale a segment fails before any work, in one line."""
+    from simspine_dataset.biomech.model_table import SEGMENTS, model_spec
+
+    settings = CaptureSettings(
+        subjects=("S9",), seconds=0.3, seed=3, actions=("Greeting",), videos=False, detections=False
+    )
+    raw = generate_capture(tmp_path / "raw", settings)
+    spec = model_spec()
+    mapping = export_user_model(
+        tmp_path, spec, {s: [b.name for b in spec.bodies if b.segment == s] for s in SEGMENTS}
+    )
+    data = json.loads(mapping.read_text())
+    del data["markers"]["H36M_12"]
+    mapping.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert main(["build", str(raw), str(out), "--no-videos", "--model", str(mapping)]) == 0
+    assert json.loads((out / "build_report.json").read_text())["ik_inputs_left_out"] == ["H36M_12"]
+    for joint in ("H36M_17", "H36M_25"):  # both shoulders: no torso pair is left
+        del data["markers"][joint]
+    mapping.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["build", str(raw), str(tmp_path / "poor"), "--no-videos", "--model", str(mapping)]) == 2
+    err = capsys.readouterr().err
+    assert "segment 'torso' cannot be scaled or posed: map H36M_25+H36M_01" in err and err.count("\n") == 1
+    assert err.endswith("(the mapping format: simspine_dataset/biomech/user_model.py)\n")
+    assert not (tmp_path / "poor").exists()  # nothing was started

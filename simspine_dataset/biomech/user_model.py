@@ -10,9 +10,12 @@ Described by a JSON mapping file, no code changes::
     }
 
 ``markers`` maps our names (Human3.6M joints as ``H36M_NN``, keypoints by SIMSPINE name) to the
-model's markers: the IK inputs need the ``H36M_`` entries (and pseudo-markers if used), the output
-keypoints need the 37 SIMSPINE names (unmapped keypoints stay NaN unless the merge rules fill them
-from the mocap). ``segments`` lists the bodies each of our scale segments scales. Everything runs
+model's markers: the IK inputs are the ``H36M_`` entries (and pseudo-markers if used) that are
+mapped (an unmapped one, e.g. Human3.6M's "Spine" joint that Pose2Sim marker sets lack, is left out
+of IK, logged and listed in the build report); a mapping that cannot scale every segment it names
+(no marker pair of ``SEGMENT_PAIRS`` mapped) is an error before any work starts (``check``). The
+output keypoints need the 37 SIMSPINE names (unmapped keypoints stay NaN unless the merge rules
+fill them from the mocap). ``segments`` lists the bodies each of our scale segments scales. Everything runs
 through OpenSim: factors from marker-pair distances (our recipe, step 1), ``Model.scale``, the
 ``InverseKinematicsSolver``, the model's markers after IK.
 """
@@ -54,6 +57,28 @@ class UserModel:
             )
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise MetadataError(path, f"not a model mapping file ({type(e).__name__}: {e})") from e
+
+    def unmapped(self, names) -> list[str]:
+        """Those of our ``names`` that the mapping lacks."""
+        return [n for n in names if n not in self.markers]
+
+    def check(self, path: str | Path) -> None:
+        """Raise ``MetadataError`` (naming ``path`` and what is missing) unless every segment the
+        mapping scales has a mapped marker pair, and every segment named is one we scale."""
+        problems = [
+            f"unknown segment {s!r} (ours: {sorted(SEGMENT_PAIRS)})"
+            for s in self.segments
+            if s not in SEGMENT_PAIRS
+        ]
+        for segment in self.segments:
+            pairs = SEGMENT_PAIRS.get(segment, ())
+            if pairs and not any(
+                not self.unmapped([h36m_marker_name(a), h36m_marker_name(b)]) for a, b in pairs
+            ):
+                wanted = " or ".join(f"{h36m_marker_name(a)}+{h36m_marker_name(b)}" for a, b in pairs)
+                problems.append(f"segment {segment!r} cannot be scaled or posed: map {wanted}")
+        if problems:
+            raise MetadataError(path, "; ".join(problems))
 
     def load(self):  # -> opensim.Model
         """The model, with the marker file's markers in place of its own when given."""
@@ -100,8 +125,12 @@ def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
 def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: SimulationConfig):
     """IK with OpenSim on the user's model, then its markers -> (coordinates result, keypoints
     (T, 37, 3) world mm; NaN for keypoints the mapping lacks)."""
+    keep = [k for k, name in enumerate(obs.names) if name in user.markers]  # unmapped: out of IK
     theirs = MarkerObservations(
-        tuple(user.markers[name] for name in obs.names), obs.positions_m, obs.weights, obs.fps_hz
+        tuple(user.markers[obs.names[k]] for k in keep),
+        obs.positions_m[:, keep],
+        obs.weights[:, keep],
+        obs.fps_hz,
     )
     result = solve_ik_opensim(model, theirs, accuracy=config.ik.accuracy)
     state = model.initSystem()
