@@ -83,7 +83,8 @@ def _tables(report: dict) -> dict[str, str]:
         f"| `{c.name}` | {c.feature} | {c.meaning} |" for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)
     )
     keypoints = "\n".join(
-        f"| {i} | {k.name} | {k.meaning} | {k.source} | {k.sigma} |" for i, k in enumerate(sk.KEYPOINTS)
+        f"| {i} | {k.name} | {k.meaning} | {value_from(k, report.get('config', {}))} | {k.sigma} |"
+        for i, k in enumerate(sk.KEYPOINTS)
     )
     frames = report.get("frames_rows", {})
     splits = "\n".join(
@@ -98,6 +99,53 @@ def _tables(report: dict) -> dict[str, str]:
         "failures": "\n".join(f"- {e['subject']} {e['sequence']}: {e.get('error', '')}" for e in failed)
         or "none",
     }
+
+
+def value_from(keypoint: sk.Keypoint, config: dict) -> str:
+    """Where this build's values of a keypoint come from (the merge rules, as configured)."""
+    merge = config.get("simulation", {}).get("merge", {})
+    model = "the user's OpenSim model" if config.get("model") else "the model"
+    if keypoint.source == "mocap":
+        source = "Human3.6M mocap"
+    elif keypoint.source == "triangulated":
+        source = f"triangulated 2D detections ({model} where unseen)" if config.get("detections") else model
+    else:
+        source = model
+        if keypoint.name in sk.VERTEBRAL_CHAIN and keypoint.name != "Hip":
+            if merge.get("reanchor_spine"):
+                source += ", re-anchored on the mocap Hip->Neck"
+            if merge.get("blend_detections") and config.get("detections"):
+                source += f", blended {merge['blend_detections']:.0%} with triangulated detections"
+    hidden = config.get("release") == "public" and keypoint.source != "simulated"
+    return f"hidden (NaN) in this public release; {source}" if hidden else source
+
+
+def _pipeline(report: dict) -> str:
+    """The build's own pipeline line: its model, solver, detections and filter."""
+    config = report.get("config", {})
+    simulation = config.get("simulation", {})
+    ik, f = simulation.get("ik", {}), simulation.get("filter", {})
+    solver = {
+        "batched": "our batched solver (validated against OpenSim's)",
+        "opensim": "OpenSim's InverseKinematicsSolver",
+    }
+    model = (
+        "the user's OpenSim model (`--model`)"
+        if config.get("model")
+        else f"our OpenSim spine model (`{ik.get('spine')}` spine)"
+    )
+    detections = (
+        "triangulated SpinePose 2D detections as confidence-weighted pseudo-markers"
+        if config.get("detections")
+        else "no 2D detections (the spine follows Human3.6M's trunk joints)"
+    )
+    return (
+        f"Human3.6M mocap (world mm) -> per-subject scaling of {model} -> inverse kinematics per sequence "
+        f"with {solver.get(ik.get('solver'), ik.get('solver'))} on the mocap joints and {detections} -> "
+        f'virtual vertebra markers and the merge rules (column "value from" below) -> zero-phase '
+        f"Butterworth low-pass ({f.get('cutoff_hz')} Hz, effective order {f.get('order')}) -> "
+        "per-camera views."
+    )
 
 
 def _settings(report: dict) -> str:
@@ -116,12 +164,15 @@ def _settings(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_card(out: str | Path) -> Path:
-    """(Re)render ``OUT/README.md`` from the build folder."""
+def write_card(out: str | Path, location: str | None = None) -> Path:
+    """(Re)render ``OUT/README.md`` from the build folder; ``location`` is what ``load_dataset``
+    is given in its "how to load" (default: the folder's path; ``publish`` gives the repo id)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     out = Path(out)
     report = json.loads((out / "build_report.json").read_text())
+    location = location or out.resolve().as_posix()
+    frames = bool(_split_files(out, "frames"))
     data = DatasetCardData(
         license="other",
         license_name="human36m-and-simspine-terms",
@@ -141,6 +192,9 @@ def write_card(out: str | Path) -> Path:
         config_hash=report.get("config_hash", ""),
         validity=validity(out),
         settings=_settings(report),
+        pipeline=_pipeline(report),
+        location=location,
+        frames_loading=f'\nThe `frames` config: `load_dataset("{location}", "frames")`.\n' if frames else "",
         **_tables(report),
     )
     return write_text_atomic(out / "README.md", str(card))

@@ -5,7 +5,7 @@ as asked), upload the folder with ``upload_folder`` (files already on the Hub wi
 are not sent again, so an interrupted publish is resumed by running it again; remote files under
 ``data/``, ``models/`` and ``figures/`` that the folder no longer has are deleted in the same
 commit, so a re-publish of a smaller build leaves no stale shards), and tag the revision with the
-build's config hash. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is
+build's config hash. The card is re-rendered first, its "how to load" naming the repo id. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is
 ``--token``, ``HF_TOKEN`` or the cached login, and is never printed or logged.
 
 Human3.6M's licence forbids redistributing its data: a folder holding frames or Human3.6M joint
@@ -62,6 +62,9 @@ def publish(
 
     out = Path(out)
     report = check_release(out, private, gated)
+    from simspine_dataset.card import write_card
+
+    write_card(out, location=repo_id)  # the card's "how to load" names the repo
     api = HfApi(token=token)
     repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if gated:

@@ -598,3 +598,26 @@ def test_a_user_model_without_a_spine_marker_builds_and_a_poor_mapping_fails_fir
     assert "segment 'torso' cannot be scaled or posed: map H36M_25+H36M_01" in err and err.count("\n") == 1
     assert err.endswith("(the mapping format: simspine_dataset/biomech/user_model.py)\n")
     assert not (tmp_path / "poor").exists()  # nothing was started
+
+
+def test_the_card_states_what_this_build_did(capture, built, tmp_path) -> None:
+    from simspine_dataset import skeleton as sk
+
+    out, _ = built
+    card = (out / "README.md").read_text()
+    cells = [line.split(" | ") for line in card.splitlines() if line.startswith("| ")]
+    rows = {c[1]: c[3] for c in cells if len(c) == 5 and c[0][2:].isdigit()}  # the keypoint table
+    assert len(rows) == sk.NUM_KEYPOINTS
+    assert rows["REye"] == "the model" and rows["RWrist"] == "Human3.6M mocap"  # no detections here
+    assert (
+        "with our batched solver" in card
+        and "no 2D detections" in card
+        and "(5.0 Hz, effective order 2)" in card
+    )
+    assert f'load_dataset("{out.resolve().as_posix()}")' in card and '"frames")' not in card
+    assert "config_name: frames" not in card and "dataset_info:" in card
+    public = tmp_path / "public_card"
+    shutil.copytree(out / "work", public / "work")
+    build(capture, public, BuildConfig(release="public", detections=None))
+    public_card = (public / "README.md").read_text()
+    assert "| hidden (NaN) in this public release; Human3.6M mocap |" in public_card

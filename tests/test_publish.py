@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from fixtures import write_tiny_dataset
 from hub_stub import HubStub
 
 TOKEN = "hf_simspineSECRETtoken123"
@@ -18,17 +17,26 @@ TOKEN = "hf_simspineSECRETtoken123"
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = write_tiny_dataset(
-        tmp_path_factory.mktemp("build"), {"S9": [("Walking", 1)], "S1": [("Eating", 1)]}
+    """A real (tiny, mocap-only) build: publish re-renders its card, so it must be one."""
+    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+
+    root = tmp_path_factory.mktemp("publish")
+    settings = CaptureSettings(
+        subjects=("S1", "S9"), seconds=0.25, seed=8, actions=("Walking",), videos=False, detections=False
     )
-    (root / "build_report.json").write_text(
-        json.dumps({"config_hash": "abc123", "config": {"release": "full"}})
-    )
-    (root / "meta").mkdir(exist_ok=True)
-    (root / "meta" / "skeleton.json").write_text("{}")
-    (root / "work" / "x").mkdir(parents=True)
-    (root / "work" / "x" / "unit.npz").write_bytes(b"intermediate")  # never uploaded
-    return root
+    raw = generate_capture(root / "raw", settings)
+    build(raw, root / "build", BuildConfig(check_videos=False))
+    return root / "build"
+
+
+def _with_release(folder, copy, release: str):
+    shutil.copytree(folder, copy)
+    report = json.loads((copy / "build_report.json").read_text())
+    report["config"]["release"] = release
+    report["config_hash"] = f"{release}-build"
+    (copy / "build_report.json").write_text(json.dumps(report))
+    return copy
 
 
 def _publish(endpoint: str, *args: str) -> subprocess.CompletedProcess:
@@ -55,7 +63,9 @@ def test_gated_publish_uploads_the_build_and_tags_it(folder) -> None:
         assert set(repo.files) == expected
         for path, data in repo.files.items():
             assert data == (folder / path).read_bytes(), path
-        assert repo.gated == "auto" and repo.tags == {"build-abc123": repo.commits[-1]}
+        report = json.loads((folder / "build_report.json").read_text())
+        assert repo.gated == "auto" and repo.tags == {f"build-{report['config_hash']}": repo.commits[-1]}
+        assert 'load_dataset("lab/simspine")' in repo.files["README.md"].decode()  # the card names the repo
         assert hub.validated_cards and "config_name: default" in hub.validated_cards[0]
         assert all(a == f"Bearer {TOKEN}" for a in hub.authorizations) and hub.authorizations
         assert TOKEN not in done.stdout + done.stderr  # the token is never printed or logged
@@ -68,11 +78,7 @@ def test_public_repo_is_refused_for_a_full_release(folder, tmp_path) -> None:
         done = _publish(hub.endpoint, str(folder), "--repo-id", "lab/public")
         assert done.returncode == 2 and "Human3.6M joint coordinates" in done.stderr
         assert hub.repos == {}  # refused before any request
-        public = tmp_path / "public"
-        shutil.copytree(folder, public)
-        (public / "build_report.json").write_text(
-            json.dumps({"config_hash": "p1", "config": {"release": "public"}})
-        )
+        public = _with_release(folder, tmp_path / "public", "public")
         assert _publish(hub.endpoint, str(public), "--repo-id", "lab/public").returncode == 0
         assert not hub.repos["lab/public"].private
         frames = public / "data" / "frames" / "train"
