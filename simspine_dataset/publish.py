@@ -5,8 +5,9 @@ as asked), upload the folder with ``upload_folder`` (files already on the Hub wi
 are not sent again, so an interrupted publish is resumed by running it again; remote files under
 ``data/``, ``models/`` and ``figures/`` that the folder no longer has are deleted in the same
 commit, so a re-publish of a smaller build leaves no stale shards), and tag the revision with the
-build's config hash. The card is re-rendered first, its "how to load" naming the repo id. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is
-``--token``, ``HF_TOKEN`` or the cached login, and is never printed or logged.
+build's config hash. The card is re-rendered first, its "how to load" naming the repo id. The
+endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is ``--token``, ``HF_TOKEN`` or the
+cached login, and is never printed or logged.
 
 Human3.6M's licence forbids redistributing its data: a folder holding frames or Human3.6M joint
 coordinates (any build but ``--release public``) is refused for a public repo; publish it private
