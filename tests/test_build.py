@@ -32,9 +32,11 @@ def built(capture, tmp_path_factory):
 
 
 def shard_digests(out) -> dict[str, str]:
+    """The published shards (hidden staging files are not part of the dataset) and their digests."""
     return {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(out.glob("data/**/*.parquet"))
+        if not any(part.startswith(".") for part in p.relative_to(out).parts)
     }
 
 
@@ -621,3 +623,59 @@ def test_the_card_states_what_this_build_did(capture, built, tmp_path) -> None:
     build(capture, public, BuildConfig(release="public", detections=None))
     public_card = (public / "README.md").read_text()
     assert "| hidden (NaN) in this public release; Human3.6M mocap |" in public_card
+
+
+def test_a_corrupt_detection_file_fails_its_sequence_only(tmp_path, capsys) -> None:
+    settings = CaptureSettings(subjects=("S9",), seconds=0.3, seed=9, actions=("Walking", "Sitting"))
+    raw = generate_capture(tmp_path / "raw", settings)
+    bad = sorted((raw / "detections" / "S9").glob("Sitting*/frame_00003.json"))[0]
+    bad.write_text('{"version": 1.0, "people": [{"pose_keypoints_2d": [1, 2')  # truncated
+    out = tmp_path / "out"
+    assert main(["build", str(raw), str(out), "--detections", str(raw / "detections")]) == 1
+    report = json.loads((out / "build_report.json").read_text())
+    failed = [e for e in report["sequences"] if e["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["sequence"].startswith("Sitting")
+    assert "CorruptFileError" in failed[0]["error"] and str(bad) in failed[0]["error"]
+    assert sum(e["status"] == "ok" for e in report["sequences"]) == 3
+
+
+def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capture, built, tmp_path) -> None:
+    """SIGKILL in the middle of the shards (slowed down here so the kill lands there): the previous
+    build's shards stay whole, the staging folder is cleared and the re-run completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed_in_shards"
+    shutil.copytree(built[0], out)
+    before = shard_digests(out)
+    slow = (
+        "import time, sys; from simspine_dataset import shards; add = shards.ShardWriter.add\n"
+        "shards.ShardWriter.add = lambda self, t: (time.sleep(0.5), add(self, t))[1]\n"
+        "from simspine_dataset.cli import main; sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        slow,
+        "build",
+        str(capture),
+        str(out),
+        "--frames",
+        "crop",
+        "--frame-stride",
+        "7",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and not list(out.glob("data/.*.staging*/*/.shard-*")):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(out.glob("data/.*.staging*")), "the kill did not land while shards were written"
+    assert shard_digests(out) == before  # the previous build, whole
+    assert main(["build", str(capture), str(out), "--frames", "crop", "--frame-stride", "7"]) == 0
+    assert not list(out.glob("data/.*"))
+    assert {k: v for k, v in shard_digests(out).items() if k.startswith("data/default/")} == before
