@@ -99,9 +99,6 @@ def _build(args: argparse.Namespace) -> int:
     else:
         from simspine_dataset.distributed import run
 
-        options = (
-            {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
-        )
         report = run(
             args.raw,
             args.out,
@@ -109,7 +106,7 @@ def _build(args: argparse.Namespace) -> int:
             args.executor,
             tasks=args.tasks,
             logging_dir=args.logging_dir,
-            **options,
+            **_slurm_options(args),
         )
         if "submitted" in report:
             print(
@@ -125,6 +122,10 @@ def _build(args: argparse.Namespace) -> int:
     for entry in failed:
         print(f"FAILED {entry['subject']} {entry['sequence']}: {entry['error']}")
     return 1 if failed else 0
+
+
+def _slurm_options(args: argparse.Namespace) -> dict:
+    return {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -151,9 +152,6 @@ def _detect(args: argparse.Namespace) -> int:
     if args.executor != "local":
         from simspine_dataset.distributed import run_detect
 
-        options = (
-            {"partition": args.slurm_partition, "time": args.slurm_time} if args.executor == "slurm" else {}
-        )
         jobs = run_detect(
             args.raw,
             args.detections,
@@ -161,7 +159,7 @@ def _detect(args: argparse.Namespace) -> int:
             args.executor,
             tasks=args.tasks,
             logging_dir=args.logging_dir,
-            **options,
+            **_slurm_options(args),
         )
         done = f"submitted Slurm job {' '.join(jobs)}" if jobs else "finished"
         print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/simspine_detect.json")
@@ -241,22 +239,29 @@ def _add_build_parser(sub) -> None:
         help="full (default) or public: annotations only (no frames, no Human3.6M joint coordinates)",
     )
     build.add_argument("--workers", type=int, help="processes (default 1)")
-    build.add_argument(
-        "--executor",
-        choices=["local", "datatrove", "ray", "slurm"],
-        default="local",
-        help="local: --workers processes here; datatrove/ray/slurm: datatrove's executors",
-    )
-    build.add_argument("--tasks", type=int, default=4, help="datatrove tasks per stage")
-    build.add_argument("--logging-dir", help="datatrove's logs and completion markers (shared storage)")
-    build.add_argument("--slurm-partition", default="cpu", help="Slurm partition of the array jobs")
-    build.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
+    _add_executor_options(build, slurm_partition="cpu")
     build.add_argument(
         "--model",
         type=Path,
         help="a user-supplied OpenSim model: its mapping JSON (.osim, markers, names; see README)",
     )
     build.set_defaults(run=_build)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser, slurm_partition: str) -> None:
+    """Where the units run: here (``--workers``) or on datatrove's executors."""
+    parser.add_argument(
+        "--executor",
+        choices=["local", "datatrove", "ray", "slurm"],
+        default="local",
+        help="local: --workers processes here; datatrove/ray/slurm: datatrove's executors",
+    )
+    parser.add_argument("--tasks", type=int, default=4, help="datatrove tasks (per stage)")
+    parser.add_argument("--logging-dir", help="datatrove's logs and completion markers (shared storage)")
+    parser.add_argument(
+        "--slurm-partition", default=slurm_partition, help="Slurm partition of the array jobs"
+    )
+    parser.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
 
 
 def _add_detect_parser(sub) -> None:
@@ -304,16 +309,7 @@ def _add_detect_parser(sub) -> None:
         default="auto",
         help="auto: ONNX Runtime's CUDA provider when installed and a GPU is present",
     )
-    detect.add_argument(
-        "--executor",
-        choices=["local", "datatrove", "ray", "slurm"],
-        default="local",
-        help="local: --workers processes here; others: datatrove's executors",
-    )
-    detect.add_argument("--tasks", type=int, default=4, help="datatrove tasks")
-    detect.add_argument("--logging-dir", help="datatrove's logs and completion markers")
-    detect.add_argument("--slurm-partition", default="gpu", help="Slurm partition of the array job")
-    detect.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
+    _add_executor_options(detect, slurm_partition="gpu")
     detect.set_defaults(run=_detect)
 
 

@@ -26,28 +26,26 @@ OPSET = 17
 SPLIT_RATIO = 2
 
 
-def _save(nodes: list, initializers: dict[str, np.ndarray], size_wh: tuple[int, int], path: Path) -> Path:
+def _write(
+    path: str | Path,
+    name: str,
+    nodes: list,
+    initializers: dict[str, np.ndarray],
+    inputs: dict[str, list],
+    outputs: dict[str, list],
+) -> Path:
+    """Check and save a one-graph float32 model (``inputs``/``outputs``: name -> shape)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    w, h = size_wh
-    graph = helper.make_graph(
-        nodes,
-        "simcc",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, h, w])],
-        [
-            helper.make_tensor_value_info(
-                "simcc_x", TensorProto.FLOAT, ["batch", sk.NUM_KEYPOINTS, SPLIT_RATIO * w]
-            ),
-            helper.make_tensor_value_info(
-                "simcc_y", TensorProto.FLOAT, ["batch", sk.NUM_KEYPOINTS, SPLIT_RATIO * h]
-            ),
-        ],
-        [
-            numpy_helper.from_array(v.astype(np.float32) if v.dtype.kind == "f" else v, k)
-            for k, v in initializers.items()
-        ],
-    )
+    def values(shapes: dict[str, list]) -> list:
+        return [helper.make_tensor_value_info(k, TensorProto.FLOAT, v) for k, v in shapes.items()]
+
+    tensors = [
+        numpy_helper.from_array(v.astype(np.float32) if v.dtype.kind == "f" else v, k)
+        for k, v in initializers.items()
+    ]
+    graph = helper.make_graph(nodes, name, values(inputs), values(outputs), tensors)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 9
     onnx.checker.check_model(model)
@@ -55,6 +53,14 @@ def _save(nodes: list, initializers: dict[str, np.ndarray], size_wh: tuple[int, 
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+def _save(nodes: list, initializers: dict[str, np.ndarray], size_wh: tuple[int, int], path: Path) -> Path:
+    """A model with SpinePose's SimCC I/O."""
+    w, h = size_wh
+    K = sk.NUM_KEYPOINTS
+    outputs = {"simcc_x": ["batch", K, SPLIT_RATIO * w], "simcc_y": ["batch", K, SPLIT_RATIO * h]}
+    return _write(path, "simcc", nodes, initializers, {"input": ["batch", 3, h, w]}, outputs)
 
 
 def _heads(
@@ -158,22 +164,12 @@ def conv_simcc_model(
 def flat_lifter_model(path: str | Path) -> Path:
     """A lifter with the official SIMSPINE lifter's I/O ((N, 37, 2) normalised -> (N, 37, 3)) that
     returns its input on the image plane, depth 0: a weak-perspective pose, for plumbing tests."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
 
     K = sk.NUM_KEYPOINTS
-    graph = helper.make_graph(
-        [helper.make_node("Pad", ["input", "pads"], ["output"], mode="constant")],
-        "flat_lifter",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", K, 2])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", K, 3])],
-        [numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1], np.int64), "pads")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return Path(path)
+    nodes = [helper.make_node("Pad", ["input", "pads"], ["output"], mode="constant")]
+    pads = {"pads": np.array([0, 0, 0, 0, 0, 1], np.int64)}
+    return _write(path, "flat_lifter", nodes, pads, {"input": ["batch", K, 2]}, {"output": ["batch", K, 3]})
 
 
 def person_detector_model(
@@ -197,27 +193,6 @@ def person_detector_model(
         helper.make_node("Add", ["zeros_n11", "logits"], ["labels"]),
     ]
     weights = {"zero": np.zeros(1), "squeeze_axes": np.array([3], np.int64), "boxes": boxes, "logits": logits}
-    import onnx
-    from onnx import TensorProto, numpy_helper
-
     q = len(boxes[0])
-    graph = helper.make_graph(
-        nodes,
-        "person_detector",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, *size_hw])],
-        [
-            helper.make_tensor_value_info("dets", TensorProto.FLOAT, [1, q, 4]),
-            helper.make_tensor_value_info("labels", TensorProto.FLOAT, [1, q, 2]),
-        ],
-        [
-            numpy_helper.from_array(v.astype(np.float32) if v.dtype.kind == "f" else v, k)
-            for k, v in weights.items()
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _write(path, "person_detector", nodes, weights, {"input": [1, 3, *size_hw]},
+                  {"dets": [1, q, 4], "labels": [1, q, 2]})  # fmt: skip
