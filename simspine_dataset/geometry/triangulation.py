@@ -7,18 +7,23 @@ world mm, the mean reprojection error (N,) px and the views used (C, N).
 2. All points at once: the confidence-weighted linear least squares of the DLT equations
    ``x P3 - P1 = 0``, ``y P3 - P2 = 0`` on normalised coordinates (inhomogeneous, 3 x 3 normal
    equations per point, solved in closed form), and the mean reprojection error in pixels.
-3. Views whose confidence is below ``min_confidence`` (or missing: NaN) never count. While a
-   point's error exceeds ``max_error_px`` and more than two views remain, the view whose removal
-   lowers the error most is dropped: for the points still above the threshold, every single-view
-   removal is solved in batch and the best kept.
+3. Views whose confidence is below ``min_confidence`` (or missing: NaN) never count. A point whose
+   error with all its usable views exceeds ``max_error_px`` is solved with every subset of at least
+   two of them (11 subsets for 4 cameras, each solved in batch over those points), and Pose2Sim's
+   rule chooses: the largest subset whose error is under the threshold, then the smallest error.
+   Where no subset meets the threshold the point is NaN, as Pose2Sim returns it
+   (``triangulation_from_best_cameras``). Trying every subset finds the two good views of a point
+   with two bad ones, which greedy one-view-at-a-time removal can miss. With more than
+   ``MAX_SUBSET_CAMERAS`` cameras (subsets grow as 2^C), the greedy removal is used instead.
 4. NaN where fewer than two views remain.
 
-No Python loop runs over points or frames; the only loops are over the <= C - 2 removal steps and
-the C candidate views of each step, each vectorised over the points that need it.
+No Python loop runs over points or frames; the only loops are over the subsets (or the greedy
+removal steps), each vectorised over the points that need it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +32,8 @@ import numpy as np
 from simspine_dataset.errors import ShapeError
 from simspine_dataset.geometry.camera import Camera, project, projection_matrix, stack_cameras, undistort
 from simspine_dataset.geometry.transforms import world_to_camera
+
+MAX_SUBSET_CAMERAS = 6  # up to 57 subsets; beyond, the greedy removal
 
 
 @dataclass(frozen=True)
@@ -104,20 +111,62 @@ def triangulate(
 def _triangulate_chunk(pts, conf, cameras, min_confidence, max_error_px):
     arrays = stack_cameras(cameras)
     intrinsics, rotations, translations = arrays
-    C = len(cameras)
     views = np.isfinite(pts).all(-1) & np.isfinite(conf) & (conf >= min_confidence)  # (C, N)
     weights = np.where(views, conf, 0.0)
     normalized = np.nan_to_num(undistort(np.nan_to_num(pts), intrinsics))
     rows = _dlt_rows(normalized, projection_matrix(rotations, translations))
     X = _solve(rows, weights)
     error = _mean_error(X, pts, views, arrays)
-    for _ in range(C - 2):  # drop the view whose removal lowers the error most, while too large
+    solve = (rows, weights, pts, arrays)
+    if len(cameras) <= MAX_SUBSET_CAMERAS:
+        X, error, views = _best_subsets(X, error, views, solve, max_error_px)
+    else:
+        X, error, views = _greedy_removal(X, error, views, solve, max_error_px)
+    ok = np.isfinite(error)
+    return np.where(ok[:, None], X, np.nan), np.where(ok, error, np.nan), views & ok[None]
+
+
+def _best_subsets(X, error, views, solve, max_error_px):
+    """Pose2Sim's rule for the points above the threshold: over every subset of >= 2 of their
+    usable views, the largest subset under the threshold, then the smallest error; inf (NaN
+    later) where none is. Sizes are tried from the largest down, each only for the points that no
+    larger subset satisfied (a smaller one cannot win), so most points stop at C - 1 views."""
+    rows, weights, pts, arrays = solve
+    C = len(views)
+    usable = views
+    X, error, views = X.copy(), error.copy(), views.copy()
+    failed = np.flatnonzero(error > max_error_px)  # all their usable views together: too large
+    error[failed], X[failed], views[:, failed] = np.inf, np.nan, False
+    pending = failed[usable[:, failed].sum(0) > 2]  # with two views there is no smaller subset
+    for size in range(C - 1, 1, -1):
+        if not len(pending):
+            break
+        for subset in itertools.combinations(range(C), size):
+            keep = np.zeros((C, 1), bool)
+            keep[list(subset)] = True
+            trial = usable[:, pending] & keep
+            X_s = _solve(rows[pending], weights[:, pending] * trial)
+            e_s = _mean_error(X_s, pts[:, pending], trial, arrays)
+            n = trial.sum(0)
+            best_n = views[:, pending].sum(0)
+            better = (e_s <= max_error_px) & ((n > best_n) | ((n == best_n) & (e_s < error[pending])))
+            chosen = pending[better]
+            X[chosen], error[chosen], views[:, chosen] = X_s[better], e_s[better], trial[:, better]
+        pending = pending[~np.isfinite(error[pending])]  # no subset of this size fits: go smaller
+    return X, error, views
+
+
+def _greedy_removal(X, error, views, solve, max_error_px):
+    """Many cameras: while a point's error is too large and more than two views remain, drop the
+    view whose removal lowers it most (every single-view removal solved in batch)."""
+    rows, weights, pts, arrays = solve
+    for _ in range(len(views) - 2):
         idx = np.flatnonzero((error > max_error_px) & np.isfinite(error) & (views.sum(0) > 2))
         if not len(idx):
             break
         best = np.full(len(idx), np.inf)
         best_X, best_views = X[idx].copy(), views[:, idx].copy()
-        for c in range(C):
+        for c in range(len(views)):
             trial = views[:, idx].copy()
             had = trial[c].copy()
             trial[c] = False
@@ -135,8 +184,7 @@ def _triangulate_chunk(pts, conf, cameras, min_confidence, max_error_px):
             best[moved],
             best_views[:, moved],
         )
-    ok = np.isfinite(error)
-    return np.where(ok[:, None], X, np.nan), np.where(ok, error, np.nan), views & ok[None]
+    return X, error, views
 
 
 def fill_short_gaps(points: np.ndarray, max_gap: int = 5) -> np.ndarray:
