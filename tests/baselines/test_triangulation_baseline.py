@@ -21,6 +21,7 @@ def test_ground_truth_2d_is_an_oracle(dataset, tmp_path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["mpjpe_mm"]) == {"Sitting", "Walking", "Mean"}
     assert results["mpjpe_mm"]["Mean"]["All"] < 0.1  # mm: exact 2D triangulates back
+    assert results["triangulated_fraction"] > 0.99  # keypoints outside all but one image stay NaN
     assert "| Walking |" in (tmp_path / "results.md").read_text()
 
 
@@ -28,6 +29,7 @@ def test_detector_noise_gives_realistic_errors(dataset) -> None:
     results = evaluate(str(dataset), "test", "noisy", seed=1)
     mean = results["mpjpe_mm"]["Mean"]
     assert 2.0 < mean["All"] < 60.0
+    assert results["triangulated_fraction"] > 0.9  # NaN only where no subset of the views fits
     # the noise model makes the back-of-trunk keypoints (the spine) harder than the limbs
     assert mean["S_L"] > mean["B"]
 
