@@ -98,6 +98,9 @@ def long_sequence_peak_mb(folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture", type=Path)
+    parser.add_argument(
+        "--builds-only", action="store_true", help="only the 1- and 2-worker builds and the plan"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -109,6 +112,9 @@ def main() -> None:
             f"build: {rows:,} camera-frames; 1 worker {seconds[1]:.1f} s ({rows / seconds[1]:.0f}/s), "
             f"2 workers {seconds[2]:.1f} s ({rows / seconds[2]:.0f}/s); scaling {seconds[1] / seconds[2]:.2f}x"
         )
+        if args.builds_only:
+            plan(seconds, rows, None)
+            return
         (index_rate, slice_rate), raw_rate = loading(tmp / "w2")
         print(
             f"loading: DataLoader over load_dataset(...).with_format('torch'): index lists {index_rate:,.0f} "
@@ -124,14 +130,20 @@ def main() -> None:
         )
         peak = long_sequence_peak_mb(tmp / "long")
         print(f"memory: one 30,000-frame sequence built with peak RSS {peak:.0f} MB (limit 2,048 MB)")
-        per_frame_core_s = seconds[1] / rows  # includes per-subject scaling, amortised over short takes
-        efficiency = seconds[1] / seconds[2] / 2  # parallel efficiency measured on 2 cores
-        for cores in (2, 16):
-            hours = per_frame_core_s * REAL_CAMERA_FRAMES / (cores * efficiency) / 3600
-            print(
-                f"plan: {REAL_CAMERA_FRAMES:,} camera-frames on {cores} cores: ~{hours:.1f} h "
-                f"(per-frame cost and parallel efficiency {efficiency:.2f} as measured; an upper bound)"
-            )
+        plan(seconds, rows, size)
+
+
+def plan(seconds: dict[int, float], rows: int, size: float | None) -> None:
+    """The real-scale plan from the measured per-frame cost and 2-core parallel efficiency."""
+    per_frame_core_s = seconds[1] / rows  # includes per-subject scaling, amortised over short takes
+    efficiency = seconds[1] / seconds[2] / 2  # parallel efficiency measured on 2 cores
+    for cores in (2, 16):
+        hours = per_frame_core_s * REAL_CAMERA_FRAMES / (cores * efficiency) / 3600
+        print(
+            f"plan: {REAL_CAMERA_FRAMES:,} camera-frames on {cores} cores: ~{hours:.1f} h "
+            f"(per-frame cost and parallel efficiency {efficiency:.2f} as measured; an upper bound)"
+        )
+    if size is not None:
         print(f"plan: dataset size ~{size / rows * REAL_CAMERA_FRAMES / 1e9:.1f} GB (default config)")
 
 

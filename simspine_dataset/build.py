@@ -359,6 +359,10 @@ def _job(args: tuple) -> dict:
     return run_sequence(*args)
 
 
+def _scale_job(args: tuple) -> dict | None:
+    return scale_subject(*args)
+
+
 def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, int]]:
     """Assemble every config's shards from the finished units, in a fixed order, each config
     swapped in whole (``shards.write_config``); returns rows per config and split."""
@@ -511,11 +515,11 @@ def build(
     out = Path(out)
     check_model(config)
     capture, by_subject = plan(raw, config)
-    for subject in by_subject:
-        scale_subject(out, subject, by_subject, config)
     jobs = [(out, record, by_subject, config) for records in by_subject.values() for record in records]
     entries: list[dict] = []
     with ProcessPoolExecutor(config.workers) if config.workers > 1 else nullcontext() as pool:
+        scales = [(out, subject, by_subject, config) for subject in by_subject]  # subjects in parallel
+        list(pool.map(_scale_job, scales) if pool else map(_scale_job, scales))
         for entry in pool.map(_job, jobs) if pool else map(_job, jobs):
             entries.append(entry)
             if progress:
