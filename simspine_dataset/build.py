@@ -38,6 +38,7 @@ from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.frames import FramesConfig
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
+from simspine_dataset.io.identity import stat_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,6 @@ class BuildConfig:
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _fingerprint(paths) -> str:
-    """Identity of input files (name, size, modification time): a changed input is a new unit."""
-    stats = [(Path(p).name, Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
-    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:10]
-
-
 def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = False) -> dict[str, str]:
     """The fields of a sequence unit's work path: settings digest, subject, and the sequence name
     with its inputs' fingerprint (the mocap CDF; its detections with ``--detections``; the videos
@@ -117,7 +112,7 @@ def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = Fa
     inputs = [record.files.d3_positions]
     if with_videos:
         inputs += [record.files.videos[c] for c in record.camera_ids]
-    fingerprint = _fingerprint(inputs)
+    fingerprint = stat_fingerprint(inputs)
     if config.detections:  # re-detected videos (another model, another stride) are a new unit
         from simspine_dataset.io.detections import fingerprint as detections_fingerprint
 
@@ -140,7 +135,7 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    inputs = _fingerprint([r.files.d3_positions for r in records])
+    inputs = stat_fingerprint([r.files.d3_positions for r in records])
     path = out / WORK_SCALE.format(config=config.digest(), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())

@@ -133,6 +133,7 @@ def _detect(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from simspine_dataset.detect import DetectConfig, detect
+    from simspine_dataset.io.detections import MARKER
 
     config = DetectConfig(
         model=args.model,
@@ -162,7 +163,7 @@ def _detect(args: argparse.Namespace) -> int:
             **_slurm_options(args),
         )
         done = f"submitted Slurm job {' '.join(jobs)}" if jobs else "finished"
-        print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/simspine_detect.json")
+        print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/{MARKER}")
         return 0
     with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
 

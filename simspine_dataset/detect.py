@@ -43,11 +43,11 @@ from simspine_dataset.errors import CorruptVideoError, SimspineError
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import write_text_atomic
+from simspine_dataset.io.identity import stat_fingerprint
 from simspine_dataset.pose_models import CropBatch, TopDownModel, crop_images, crop_transform
 
 log = logging.getLogger(__name__)
 
-MARKER = "simspine_detect.json"
 REPORT = "detect_report.json"
 BOX_SOURCES = ("mocap", "detector")
 DETECTOR_FILE = "rfdetr_m_v142_576x576.onnx"  # SpinePose's default person detector (its "large" mode)
@@ -114,11 +114,6 @@ class VideoResult:
     seconds: dict[str, float] = field(default_factory=dict)  # decode, crop, inference, write, total
 
 
-def _fingerprint(path: Path) -> list:
-    stat = path.stat()
-    return [path.name, stat.st_size, stat.st_mtime_ns]
-
-
 def unit_key(record: SequenceRecord, camera: str, model_identity: str, config: DetectConfig) -> dict:
     """What a video's detections depend on: recorded in its marker, compared on re-runs."""
     return {
@@ -126,8 +121,8 @@ def unit_key(record: SequenceRecord, camera: str, model_identity: str, config: D
         "boxes": config.boxes,
         "stride": config.stride,
         "frames": record.n_frames,
-        "video": _fingerprint(record.files.videos[camera]),
-        "mocap": _fingerprint(record.files.d3_positions) if config.boxes == "mocap" else None,
+        "video": stat_fingerprint([record.files.videos[camera]]),
+        "mocap": stat_fingerprint([record.files.d3_positions]) if config.boxes == "mocap" else None,
     }
 
 
@@ -291,7 +286,7 @@ def _previous(folder: Path) -> dict | None:
     if not folder.exists():
         return None
     try:
-        return json.loads((folder / MARKER).read_text())
+        return json.loads((folder / det_io.MARKER).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
 
@@ -352,7 +347,7 @@ def detect_video(
             "digest": digest.hexdigest()[:16],
             "seconds": seconds,
         }
-        (tmp / MARKER).write_text(json.dumps(marker, indent=1))
+        (tmp / det_io.MARKER).write_text(json.dumps(marker, indent=1))
         _swap_in(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

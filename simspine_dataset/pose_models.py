@@ -17,7 +17,6 @@ no rotation), so ours and the package's see the same pixels.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import ModelError
+from simspine_dataset.io.identity import content_digest
 
 log = logging.getLogger(__name__)
 
@@ -143,15 +143,6 @@ class TopDownModel(Protocol):
     def predict(self, batch: CropBatch) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes (first 16 hex digits): the identity of a model's weights."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def default_threads(workers: int = 1) -> int:
     """CPU threads for one worker's inference: the machine's cores shared among the workers."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -196,7 +187,7 @@ class SimccOnnxModel:
         if not self.path.is_file():
             raise ModelError(self.path, "ONNX model not found")
         self.name = name or self.path.name
-        self.identity = f"{self.name}:{file_digest(self.path)}:{input_size_wh[0]}x{input_size_wh[1]}"
+        self.identity = f"{self.name}:{content_digest(self.path)}:{input_size_wh[0]}x{input_size_wh[1]}"
         self.input_size_wh = (int(input_size_wh[0]), int(input_size_wh[1]))
         self.session = onnx_session(self.path, threads, device)
         self._check_io()
@@ -258,7 +249,7 @@ class MmposeModel:
         w, h = self.model.cfg.codec["input_size"]
         self.input_size_wh = (int(w), int(h))
         self.name = Path(config).stem
-        self.identity = f"{self.name}:{file_digest(checkpoint)}:{w}x{h}"
+        self.identity = f"{self.name}:{content_digest(checkpoint)}:{w}x{h}"
 
     def predict(self, batch: CropBatch) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N, 37, 2) full-image px, SIMSPINE order, and scores (N, 37)."""

@@ -27,25 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.io.identity import content_digest
 
-SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # inside a split's folder; digest: of its bytes
+SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # digest: of its bytes, so other data has another name
+# (and ``datasets``' cache, keyed by the card's YAML that names every shard, another entry)
 GROUP_BYTES = 64 * 2**20
 SHARD_BYTES = 400 * 2**20
 RELEASES = ("full", "public")
 PUBLIC_HIDDEN: tuple[int, ...] = tuple(i for i, k in enumerate(sk.KEYPOINTS) if k.source != "simulated")
 KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoints_2d_px")
-
-
-def file_digest(path: Path) -> str:
-    """First 12 hex digits of a file's sha256: in a shard's name, so different content has a
-    different name (and ``datasets``' cache, keyed by the card's YAML, a different entry)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
 
 
 class ShardWriter:
@@ -112,7 +102,9 @@ class ShardWriter:
     def _close_shard(self) -> None:
         if self._writer is not None:
             self._writer.close()  # complete: renamed onto its name, which carries its content digest
-            self._tmp.rename(self.folder / SHARD_FILE.format(index=self.index, digest=file_digest(self._tmp)))
+            self._tmp.rename(
+                self.folder / SHARD_FILE.format(index=self.index, digest=content_digest(self._tmp, 12))
+            )
             self._writer, self._tmp = None, None
             self.index += 1
             self.shard_bytes = 0.0

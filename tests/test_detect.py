@@ -16,8 +16,9 @@ import pytest
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.cli import main
-from simspine_dataset.detect import MARKER, DetectConfig, detect, mocap_boxes
+from simspine_dataset.detect import DetectConfig, detect, mocap_boxes
 from simspine_dataset.io import detections as det_io
+from simspine_dataset.io.detections import MARKER
 from simspine_dataset.pose_models import crop_transform
 
 pytest.importorskip("onnx")

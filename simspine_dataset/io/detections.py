@@ -18,6 +18,8 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import BadArrayError, CorruptFileError
 from simspine_dataset.io.atomic import write_text_atomic
 
+MARKER = "simspine_detect.json"  # in a video's folder: what ``simspine detect`` made it with
+
 
 def frame_path(root: str | Path, subject: str, sequence: str, camera: str, frame: int) -> Path:
     return Path(root) / h36m.DETECTION_FRAME.format(
@@ -39,16 +41,15 @@ def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str
     folder (it names the model and the inputs), else the frame files' names, sizes and times."""
     import hashlib
 
+    from simspine_dataset.io.identity import stat_fingerprint
+
     digest = hashlib.sha256()
     for camera in cameras:
         folder = video_folder(root, subject, sequence, camera)
-        marker = folder / "simspine_detect.json"
-        if marker.is_file():
-            digest.update(marker.read_bytes())
+        if (folder / MARKER).is_file():
+            digest.update((folder / MARKER).read_bytes())
         elif folder.is_dir():
-            for path in sorted(folder.glob("frame_*.json")):
-                stat = path.stat()
-                digest.update(f"{path.name} {stat.st_size} {stat.st_mtime_ns};".encode())
+            digest.update(stat_fingerprint(sorted(folder.glob("frame_*.json"))).encode())
     return digest.hexdigest()[:10]
 
 
