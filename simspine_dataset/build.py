@@ -39,6 +39,7 @@ from simspine_dataset.errors import SimspineError
 from simspine_dataset.frames import FramesConfig
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
+from simspine_dataset.schema import QUALITY_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,9 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
         "coordinates": result.coordinates.astype(np.float32),
         "keypoints_world_mm": result.keypoints_world_mm.astype(np.float32),
         "ik_marker_rmse_mm": result.ik_marker_rmse_mm.astype(np.float32),
+        "ik_residual_mocap_mm": result.residual_mocap_mm.astype(np.float32),
+        "ik_residual_detections_mm": result.residual_detections_mm.astype(np.float32),
+        "keypoints_uncertainty_mm": result.keypoint_uncertainty_mm.astype(np.float32),
         "axes_json": np.array(json.dumps(axes)),  # names and published units of the coordinates
     }
     with atomic_path(path) as tmp, tmp.open("wb") as f:
@@ -291,6 +295,7 @@ def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConf
                 kinematics[frames],
                 simulated["ik_marker_rmse_mm"][frames],
                 record.cameras,
+                {name: simulated[name][frames] for name in QUALITY_COLUMNS},
             )
             yield Dataset.from_dict(rows, features=features).data.table
 

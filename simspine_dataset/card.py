@@ -12,6 +12,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from simspine_dataset import skeleton as sk
 from simspine_dataset.io.atomic import write_text_atomic
 from simspine_dataset.schema import DEFAULT_COLUMNS, FRAMES_COLUMNS
@@ -139,13 +141,79 @@ def _pipeline(report: dict) -> str:
         if config.get("detections")
         else "no 2D detections (the spine follows Human3.6M's trunk joints)"
     )
+    weights = (
+        "weighted by their measured noise (1 / variance)"
+        if ik.get("weights") == "measured"
+        else "with the configured weights"
+    )
+    temporal = (
+        ", then all frames jointly with an acceleration penalty set from the data (temporal IK)"
+        if ik.get("temporal") and not config.get("model")
+        else ", frame by frame"
+    )
     return (
         f"Human3.6M mocap (world mm) -> per-subject scaling of {model} -> inverse kinematics per sequence "
-        f"with {solver.get(ik.get('solver'), ik.get('solver'))} on the mocap joints and {detections} -> "
-        f'virtual vertebra markers and the merge rules (column "value from" below) -> zero-phase '
-        f"Butterworth low-pass ({f.get('cutoff_hz')} Hz, effective order {f.get('order')}) -> "
-        "per-camera views."
+        f"with {solver.get(ik.get('solver'), ik.get('solver'))} on the mocap joints and {detections}, "
+        f'{weights}{temporal} -> virtual vertebra markers and the merge rules (column "value from" '
+        f"below) -> {_filter_text(f)} -> per-camera views."
     )
+
+
+def _filter_text(f: dict) -> str:
+    """The filter step as the card states it."""
+    if f.get("space") == "none":
+        return "no filter"
+    how = (
+        f"zero-phase Butterworth low-pass ({f.get('cutoff_hz')} Hz, effective order {f.get('order')})"
+        if f.get("method", "butterworth") == "butterworth"
+        else "an adaptive smoother (strength per signal from its measured noise and motion)"
+    )
+    if f.get("space", "keypoints") == "keypoints":
+        return f"{how} on each of the 37 keypoints"
+    return (
+        f"{how} on the model's coordinates (model-derived keypoints follow by forward kinematics) "
+        "and on the mocap and triangulated points"
+    )
+
+
+def _filter_limitation(f: dict) -> str:
+    if f.get("space", "keypoints") == "keypoints" and f.get("space") != "none":
+        return (
+            "- The filter smooths each keypoint independently: distances that are rigid in the model "
+            "vary by up to ~14 mm during fast movements."
+        )
+    return (
+        "- Keypoints on one rigid model segment keep their distances (checked by `simspine validate`); "
+        "the mocap joints are measured points and their bone lengths vary with the measurement."
+    )
+
+
+def _quality(out: Path) -> str:
+    """The distribution of the label-quality columns over every row of the default config."""
+    import pyarrow.parquet as pq
+
+    columns = ["ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm"]
+    parts = [pq.read_table(p, columns=columns) for p in sorted(out.glob("data/default/*/*.parquet"))]
+    if not parts:
+        return "No rows."
+    rows = []
+    for name in columns[:2]:
+        values = np.concatenate([t[name].to_numpy(zero_copy_only=False) for t in parts]).astype(float)
+        rows.append((name, values))
+    uncertainty = np.concatenate(
+        [np.stack(t["keypoints_uncertainty_mm"].to_numpy(zero_copy_only=False)) for t in parts]
+    ).astype(float)
+    rows.append(("keypoints_uncertainty_mm, spine-15 mean", uncertainty[:, list(sk.SPINE_SUBSET)].mean(1)))
+    lines = ["| column | median (mm) | 95th percentile (mm) | rows with a value |", "|---|---:|---:|---:|"]
+    for name, values in rows:
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lines.append(
+                f"| {name} | {np.median(finite):.2f} | {np.percentile(finite, 95):.2f} | {finite.size:,} |"
+            )
+        else:
+            lines.append(f"| {name} | - | - | 0 |")
+    return "\n".join(lines)
 
 
 def _settings(report: dict) -> str:
@@ -156,7 +224,8 @@ def _settings(report: dict) -> str:
     lines = [
         f"- model spine: `{ik.get('spine')}`, IK solver `{ik.get('solver')}`",
         f"- merge rules: `{json.dumps(simulation.get('merge', {}))}`",
-        f"- low-pass filter: `{json.dumps(simulation.get('filter', {}))}`",
+        f"- inverse kinematics: `{json.dumps({k: v for k, v in ik.items() if not k.endswith('_weights')})}`",
+        f"- filter: `{json.dumps(simulation.get('filter', {}))}`",
         f"- 2D detections as IK pseudo-markers: {'yes' if config.get('detections') else 'no'}",
         f"- frames: `{json.dumps(config.get('frames', {}))}`; release: `{config.get('release', 'full')}`",
         f"- versions: {', '.join(f'{k} {v}' for k, v in report.get('versions', {}).items())}",
@@ -193,6 +262,10 @@ def write_card(out: str | Path, location: str | None = None) -> Path:
         validity=validity(out),
         settings=_settings(report),
         pipeline=_pipeline(report),
+        quality=_quality(out),
+        filter_limitation=_filter_limitation(
+            report.get("config", {}).get("simulation", {}).get("filter", {})
+        ),
         location=location,
         frames_loading=f'\nThe `frames` config: `load_dataset("{location}", "frames")`.\n' if frames else "",
         **_tables(report),

@@ -10,7 +10,10 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 IK_SOLVERS = ("batched", "opensim")
+IK_WEIGHTS = ("measured", "configured")
 SPINES = ("articulated", "rigid")
+FILTER_SPACES = ("coordinates", "keypoints", "none")
+FILTER_METHODS = ("adaptive", "butterworth")
 
 
 def require(ok: bool, setting: str, value: object, allowed: str) -> None:
@@ -69,9 +72,26 @@ class IKConfig:
     block_frames: int = 25  # batched solver: frames solved together, warm-started per block
     accuracy: float = 1e-5  # OpenSim solver accuracy (SIMSPINE's setting)
     spine: str = "articulated"  # our model's spine: "articulated" or "rigid" (the reference's)
+    # ours: each marker's weight is the configured one divided by its measured noise variance
+    # (white noise above fps / 4, plus noise_floor_mm^2); "configured": the weights alone
+    weights: str = "measured"
+    noise_floor_mm: float = 1.0  # the least noise a marker is trusted to have (model mismatch)
+    # ours: a pseudo-marker farther than this many times its noise from the median of its 9
+    # neighbouring frames is left out (0: off); the triangulation's gross errors
+    outlier_gate: float = 5.0
+    # ours: after the frame-by-frame solve, all frames jointly with an acceleration penalty whose
+    # weight per coordinate comes from the data (biomech.temporal); our model only
+    temporal: bool = True
+    window_frames: int = 1000  # temporal IK: frames per window (overlapping by 50)
+    uncertainty_samples: int = 12  # draws from the IK posterior for the label uncertainty
 
     def __post_init__(self) -> None:
         require(self.solver in IK_SOLVERS, "ik.solver", self.solver, " | ".join(IK_SOLVERS))
+        require(self.weights in IK_WEIGHTS, "ik.weights", self.weights, " | ".join(IK_WEIGHTS))
+        require(self.noise_floor_mm > 0, "ik.noise_floor_mm", self.noise_floor_mm, "> 0")
+        require(self.outlier_gate >= 0, "ik.outlier_gate", self.outlier_gate, ">= 0 (0: off)")
+        require(self.window_frames >= 200, "ik.window_frames", self.window_frames, ">= 200")
+        require(self.uncertainty_samples >= 2, "ik.uncertainty_samples", self.uncertainty_samples, ">= 2")
         require(self.spine in SPINES, "ik.spine", self.spine, " | ".join(SPINES))
         require(self.block_frames >= 1, "ik.block_frames", self.block_frames, ">= 1")
         require(0 < self.accuracy < 1, "ik.accuracy", self.accuracy, "(0, 1)")
@@ -97,13 +117,22 @@ class MergeConfig:
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Zero-phase low-pass of the final keypoints (``geometry.filters``)."""
+    """Zero-phase low-pass (``geometry.filters``). ``space``: "coordinates" filters the model's
+    coordinates and takes every model-derived keypoint from them (rigid segments stay rigid; the
+    mocap and triangulated keypoints are filtered as points); "keypoints" filters the 37 points
+    (SIMSPINE's released scripts); "none" leaves them as solved."""
 
+    space: str = "coordinates"
+    # "butterworth": zero-phase low-pass at cutoff_hz (SIMSPINE's 5 Hz); "adaptive" (ours): per
+    # signal, the smoother whose strength its own measured noise and motion set (no cutoff)
+    method: str = "adaptive"
     cutoff_hz: float = 5.0
     order: int = 2  # effective order after forward-backward filtering (Pose2Sim's convention)
     fps_hz: float = 50.0
 
     def __post_init__(self) -> None:
+        require(self.space in FILTER_SPACES, "filter.space", self.space, " | ".join(FILTER_SPACES))
+        require(self.method in FILTER_METHODS, "filter.method", self.method, " | ".join(FILTER_METHODS))
         require(self.fps_hz > 0, "filter.fps_hz", self.fps_hz, "> 0")
         require(0 < self.cutoff_hz < self.fps_hz / 2, "filter.cutoff_hz", self.cutoff_hz,
                 f"(0, {self.fps_hz / 2:g}) Hz, below Nyquist")  # fmt: skip

@@ -48,7 +48,17 @@ DEFAULT_COLUMNS: tuple[Column, ...] = (
         "kinematics", "List(float32, length=Q)", "model coordinates, degrees / mm (meta/kinematic_axes.json)"
     ),
     Column("ik_marker_rmse_mm", "float32", "inverse-kinematics residual of that frame"),
+    Column("ik_residual_mocap_mm", "float32", "residual RMS over the mocap joints (published pose)"),
+    Column(
+        "ik_residual_detections_mm", "float32", "residual RMS over the triangulated detections; NaN without"
+    ),
+    Column(
+        "keypoints_uncertainty_mm",
+        f"List(float32, length={K})",
+        "standard deviation of each keypoint label (IK posterior; measured noise for mocap points)",
+    ),
 )
+QUALITY_COLUMNS = ("ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm")
 FRAMES_COLUMNS: tuple[Column, ...] = (
     Column("image", "Image (JPEG)", "the camera frame, cropped around the person or full"),
     Column("crop_xywh_px", "List(float32, length=4)", "the crop's box in the full image"),
@@ -77,6 +87,9 @@ def default_features(n_kinematics: int):  # -> datasets.Features
         "image_size": List(Value("int32"), length=2),
         "kinematics": List(Value("float32"), length=n_kinematics),
         "ik_marker_rmse_mm": Value("float32"),
+        "ik_residual_mocap_mm": Value("float32"),
+        "ik_residual_detections_mm": Value("float32"),
+        "keypoints_uncertainty_mm": List(Value("float32"), length=K),
     })  # fmt: skip
 
 

@@ -11,10 +11,15 @@ reports how many values it compared; a check that had nothing to compare says ``
 - projection: 2D equals the projection of the camera-frame 3D with the row's intrinsics (< 0.01 px,
   visible keypoints), and camera-frame 3D equals R X_world + t (< 0.1 mm; float32 storage);
 - bones: per sequence, the length of every rigid mocap bone (shoulder-elbow, elbow-wrist, hip-knee,
-  knee-ankle) varies by less than 20 mm (std), every other bone by less than 25 mm. Not 0: the
-  keypoints are low-passed one by one (the published recipe), which bends segment lengths during
-  fast movements (measured up to ~14 mm on the demo's hand-to-mouth cycles); wrong units, swapped or
-  mislabelled keypoints give hundreds of mm;
+  knee-ankle) varies by less than 20 mm (std), every other bone by less than 25 mm. Not 0: the mocap
+  joints are measured points, smoothed one by one, and ``filter.space = "keypoints"`` (the released
+  recipe) bends segment lengths during fast movements (up to ~14 mm measured); wrong units, swapped
+  or mislabelled keypoints give hundreds of mm;
+- model-rigid keypoints: with our model and the filter on the coordinates (the default), every
+  distance the model keeps fixed (``biomech.vertebrae.rigid_keypoint_pairs``) changes by < 0.1 mm
+  within a sequence; SKIP where the settings let them bend;
+- label quality: the residual and uncertainty columns are filled (the uncertainty with our model),
+  with their median and 95th percentile;
 - curvature: lordosis and kyphosis from the kinematics (our model's definition, ``biomech.curvature``)
   have dataset means inside 20-50 deg and every frame inside -20..80 deg (literature adult means:
   31.7-41.3 and 28.1-38.6 deg standing; sitting and bending move them by tens of degrees).
@@ -56,6 +61,8 @@ SCANNED = (
     "camera_rotation",
     "camera_translation_mm",
     "kinematics",
+    "ik_residual_mocap_mm",
+    "keypoints_uncertainty_mm",
 )
 FINITE_COLUMNS = (
     "keypoints_3d_world_mm",
@@ -130,6 +137,9 @@ class Scan:
     mm: Largest = field(default_factory=Largest)
     rigid: Largest = field(default_factory=Largest)
     other: Largest = field(default_factory=Largest)
+    model_rigid: Largest = field(default_factory=Largest)  # change of model-rigid distances, mm
+    residuals: list = field(default_factory=list)  # per frame: mocap residual (mm)
+    uncertainty: list = field(default_factory=list)  # per frame: mean spine-15 uncertainty (mm)
     angles: list = field(default_factory=list)
 
 
@@ -168,7 +178,19 @@ def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.concatenate(rigid), np.concatenate(other)
 
 
-def _scan_split(out: Path, split: str, scan: Scan, model, is_translation) -> int:
+def _model_rigid_change(world: np.ndarray, keys: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Per sequence, the largest change (max - min, mm) of each distance the model keeps fixed."""
+    if not pairs:
+        return np.zeros(0)
+    a, b = [p for p, _ in pairs], [q for _, q in pairs]
+    changes = []
+    for key in np.unique(keys):
+        lengths = np.linalg.norm(world[keys == key][:, a] - world[keys == key][:, b], axis=-1)
+        changes.append(np.ptp(lengths, axis=0))
+    return np.concatenate(changes)
+
+
+def _scan_split(out: Path, split: str, scan: Scan, model, is_translation, rigid_pairs) -> int:
     """Accumulate one split's comparisons into ``scan``; returns its row count."""
     from simspine_dataset.biomech.curvature import curvature_angles
     from simspine_dataset.geometry.transforms import coordinates_from_published
@@ -194,6 +216,12 @@ def _scan_split(out: Path, split: str, scan: Scan, model, is_translation) -> int
         rigid, other = _bone_spread(batch["keypoints_3d_world_mm"][first].astype(float), keys)
         scan.rigid.update(rigid)
         scan.other.update(other)
+        world = batch["keypoints_3d_world_mm"][first].astype(float)
+        scan.model_rigid.update(_model_rigid_change(world, keys, rigid_pairs))
+        scan.residuals.append(batch["ik_residual_mocap_mm"][first])
+        scan.uncertainty.append(
+            batch["keypoints_uncertainty_mm"][first][:, list(sk.SPINE_SUBSET)].mean(axis=1)
+        )
         if model is not None:  # curvature is defined on our model's coordinates
             coordinates = coordinates_from_published(batch["kinematics"][first], is_translation)
             scan.angles.append(curvature_angles(model, coordinates))
@@ -235,8 +263,9 @@ def validate(out: str | Path) -> list[Check]:
     is_translation = axes_is_translation(axes)
     public = report["config"].get("release") == "public"  # hidden keypoints are NaN on purpose
     scan = Scan([i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN])
+    pairs = _model_rigid_pairs(report["config"], model)
     for split in report["rows"]:
-        scan.rows[split] = _scan_split(out, split, scan, model, is_translation)
+        scan.rows[split] = _scan_split(out, split, scan, model, is_translation, pairs)
     checks += [
         _counts_check(out, report, scan.rows),
         *_frames_checks(out, report),
@@ -256,9 +285,48 @@ def validate(out: str | Path) -> list[Check]:
             scan.other.count,
         ),
     ]
+    checks += [
+        check(
+            "model-rigid keypoints rigid",
+            scan.model_rigid.value < 0.1,
+            f"max change {scan.model_rigid.value:.3f} mm",
+            scan.model_rigid.count,
+        ),
+        _quality_check(scan, model is not None),
+    ]
     if model is None:
         return checks  # a user-supplied model: the curvature definitions are our model's
     return checks + _curvature_checks(scan.angles)
+
+
+def _model_rigid_pairs(config: dict, model) -> list[tuple[int, int]]:
+    """The keypoint pairs the published labels keep rigid: our model's, when the filter runs on
+    the coordinates (or not at all) and no merge option moves model-derived points."""
+    from simspine_dataset.biomech.vertebrae import rigid_keypoint_pairs
+
+    simulation = config["simulation"]
+    merge = simulation["merge"]
+    moved = merge["reanchor_spine"] or merge["blend_detections"] > 0 or merge["geometric_latissimus"]
+    if model is None or moved or simulation["filter"].get("space", "keypoints") == "keypoints":
+        return []
+    return rigid_keypoint_pairs(model.spec)
+
+
+def _quality_check(scan: Scan, ours: bool) -> Check:
+    """The label-quality columns are filled (the uncertainty with our model only) and their
+    distribution, which the card also reports."""
+    residual = np.concatenate(scan.residuals) if scan.residuals else np.zeros(0)
+    uncertainty = np.concatenate(scan.uncertainty) if scan.uncertainty else np.zeros(0)
+    filled = np.isfinite(residual).all() and (not ours or np.isfinite(uncertainty).all())
+    detail = "mocap residual median {:.2f}, p95 {:.2f} mm".format(*_quantiles(residual))
+    if ours:
+        detail += "; spine-15 uncertainty median {:.2f}, p95 {:.2f} mm".format(*_quantiles(uncertainty))
+    return check("label quality filled", bool(filled), detail, residual.size + ours * uncertainty.size)
+
+
+def _quantiles(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(np.median(finite)), float(np.percentile(finite, 95))) if finite.size else (np.nan, np.nan)
 
 
 def _curvature_checks(angles: list[dict]) -> list[Check]:

@@ -9,12 +9,13 @@ Rows are ordered frame-major, camera-minor, so the views of one frame are adjace
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.h36m import FPS_HZ
+from simspine_dataset.schema import QUALITY_COLUMNS
 
 BOX_MARGIN = 0.15
 
@@ -40,8 +41,10 @@ def view_rows(
     kinematics: np.ndarray,
     ik_marker_rmse_mm: np.ndarray,
     cameras: Sequence[Camera],
+    quality: Mapping[str, np.ndarray],
 ) -> dict[str, np.ndarray | list]:
-    """Column arrays of the T x C rows of a sequence (frame-major). ``frames`` (T,) mocap indices."""
+    """Column arrays of the T x C rows of a sequence (frame-major). ``frames`` (T,) mocap indices;
+    ``quality``: the label-quality columns (``schema.QUALITY_COLUMNS``), per frame."""
     T, C = len(frames), len(cameras)
     cam_3d = np.stack([c.world_to_camera(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 3)
     px = np.stack([c.project(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 2)
@@ -78,4 +81,5 @@ def view_rows(
         "image_size": per_camera(sizes.astype(np.int32)),
         "kinematics": per_frame(np.asarray(kinematics, np.float32)),
         "ik_marker_rmse_mm": per_frame(np.asarray(ik_marker_rmse_mm, np.float32)),
+        **{name: per_frame(np.asarray(quality[name], np.float32)) for name in QUALITY_COLUMNS},
     }

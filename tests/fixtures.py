@@ -114,8 +114,22 @@ def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seco
                 subject, action, subaction, CaptureSettings(seconds=seconds, seed=2)
             )
             frames = np.arange(len(q))
+            T = len(q)
+            quality = {
+                "ik_residual_mocap_mm": np.zeros(T),
+                "ik_residual_detections_mm": np.full(T, np.nan),
+                "keypoints_uncertainty_mm": np.ones((T, keypoints.shape[1])),
+            }
             rows = view_rows(
-                subject, action, subaction, frames, keypoints, q, np.zeros(len(q)), subject_cameras(subject)
+                subject,
+                action,
+                subaction,
+                frames,
+                keypoints,
+                q,
+                np.zeros(T),
+                subject_cameras(subject),
+                quality,
             )
             by_split.setdefault(h36m.split_of(subject), []).append(rows)
     for split, parts in by_split.items():

@@ -351,14 +351,14 @@ def _corrupt(out, copy, change) -> None:
     pq.write_table(Dataset.from_dict(columns, features=features).data.table.cast(table.schema), shard)
 
 
-def _move_wrist(columns) -> None:
-    """Frame 0 (its four camera rows): RWrist 300 mm away, consistently in world, camera and 2D."""
+def _move(columns, name: str, offset_mm: float) -> None:
+    """Frame 0 (its four camera rows): a keypoint moved along X, consistently in world, camera and 2D."""
     from simspine_dataset import skeleton as sk
     from simspine_dataset.geometry.camera import project
 
-    k = sk.INDEX["RWrist"]
+    k = sk.INDEX[name]
     for r in np.flatnonzero(columns["frame"] == columns["frame"][0]):
-        world = columns["keypoints_3d_world_mm"][r, k] + [300.0, 0, 0]
+        world = columns["keypoints_3d_world_mm"][r, k] + [offset_mm, 0, 0]
         cam = columns["camera_rotation"][r].astype(float) @ world + columns["camera_translation_mm"][r]
         columns["keypoints_3d_world_mm"][r, k] = world
         columns["keypoints_3d_camera_mm"][r, k] = cam
@@ -377,7 +377,9 @@ CORRUPTIONS = {
     "camera 3D = R X + t": lambda c: c["camera_translation_mm"].__setitem__(
         (0, 0), c["camera_translation_mm"][0, 0] + 10
     ),
-    "rigid bones stable": _move_wrist,
+    "rigid bones stable": lambda c: _move(c, "RWrist", 300.0),
+    "model-rigid keypoints rigid": lambda c: _move(c, "RClavicle", 1.0),  # 1 mm: nothing else sees it
+    "label quality filled": lambda c: c["ik_residual_mocap_mm"].__setitem__(0, np.nan),
     "finite": lambda c: _visible_2d(c, lambda v: np.nan),
     "lordosis in range": lambda c: c["kinematics"].__setitem__((slice(None), 20), 95.0),  # L5_S1_Flex_Ext
 }
@@ -427,7 +429,9 @@ def test_two_builds_named_alike_and_a_rebuild_each_load_their_own_rows(capture, 
     shutil.copytree(built[0] / "work", twin / "work")
     build(capture, twin, BuildConfig(subjects=("S1",), test_subjects=("S9",)))
     assert set(load_dataset(str(twin))) == {"train"}
-    other = BuildConfig(simulation=replace(SimulationConfig(), filter=FilterConfig(cutoff_hz=3.0)))
+    other = BuildConfig(
+        simulation=replace(SimulationConfig(), filter=FilterConfig(method="butterworth", cutoff_hz=3.0))
+    )
     build(capture, twin, other)  # a rebuild with other settings, same path
     rows = load_dataset(str(twin), split="train")
     assert rows.num_rows == first.num_rows
@@ -484,7 +488,13 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None
         bool: lambda v: not v,
         int: lambda v: v + 1,
         float: lambda v: v * 0.9 if v else 0.01,
-        str: {"batched": "opensim", "articulated": "rigid"}.get,
+        str: {
+            "batched": "opensim",
+            "articulated": "rigid",
+            "measured": "configured",
+            "coordinates": "keypoints",
+            "adaptive": "butterworth",
+        }.get,
         dict: lambda v: {**v, next(iter(v)): 0.25},
     }
     for path, value in _leaves(base.simulation):
@@ -614,8 +624,24 @@ def test_the_card_states_what_this_build_did(capture, built, tmp_path) -> None:
     assert (
         "with our batched solver" in card
         and "no 2D detections" in card
-        and "(5.0 Hz, effective order 2)" in card
+        and "weighted by their measured noise" in card
+        and "all frames jointly" in card
+        and "an adaptive smoother" in card
+        and "Keypoints on one rigid model segment keep their distances" in card
     )
+    # the label-quality table against the shards
+    import pyarrow.parquet as pq
+
+    residual = np.concatenate(
+        [
+            pq.read_table(p, columns=["ik_residual_mocap_mm"])[0].to_numpy()
+            for p in out.glob("data/default/*/*")
+        ]
+    )
+    line = next(x for x in card.splitlines() if x.startswith("| ik_residual_mocap_mm |"))
+    median, p95 = (float(v) for v in line.split(" | ")[1:3])
+    assert median == pytest.approx(np.median(residual), abs=0.006)
+    assert p95 == pytest.approx(np.percentile(residual, 95), abs=0.006)
     assert f'load_dataset("{out.resolve().as_posix()}")' in card and '"frames")' not in card
     assert "config_name: frames" not in card and "dataset_info:" in card
     public = tmp_path / "public_card"

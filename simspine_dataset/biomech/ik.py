@@ -84,6 +84,15 @@ class IKResult:
         return self.coordinates[:, self.coordinate_names.index(name)]
 
 
+def free_coordinates(model: KinematicModel) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The columns IK solves for (not locked) and their bounds in SI (infinite where unclamped)."""
+    coords = model.spec.coordinates
+    free = np.array([i for i, c in enumerate(coords) if not c.locked])
+    low = model.to_si(np.array([c.range[0] if c.clamped else -np.inf for c in coords]))[free]
+    high = model.to_si(np.array([c.range[1] if c.clamped else np.inf for c in coords]))[free]
+    return free, (low, high)
+
+
 def initial_pose(model: KinematicModel, obs: MarkerObservations, frame: int = 0) -> np.ndarray:
     """SI coordinates placing the default-posed model on a frame's markers (rigid Kabsch fit of the
     pelvis and trunk markers present), (Q,). The start of the first block."""
@@ -197,14 +206,14 @@ def solve_ik(
     tolerance: float = 1e-7,
     initial_q: np.ndarray | None = None,
     repair: bool = True,
+    gain_tolerance: float = 1e-4,
 ) -> IKResult:
     """Our batched solver. Returns coordinates in table units and per-frame marker errors.
-    ``repair=False`` skips the second pass over outlier frames (see ``_repair``)."""
+    ``repair=False`` skips the second pass over outlier frames (see ``_repair``); a larger
+    ``gain_tolerance`` stops sooner (a start for the temporal refinement)."""
     idx = model.marker_indices(obs.names)
-    free = np.array([i for i, c in enumerate(model.spec.coordinates) if not c.locked])
+    free, (low, high) = free_coordinates(model)
     spec_coords = model.spec.coordinates
-    low = model.to_si(np.array([c.range[0] if c.clamped else -np.inf for c in spec_coords]))[free]
-    high = model.to_si(np.array([c.range[1] if c.clamped else np.inf for c in spec_coords]))[free]
     q_prev = initial_pose(model, obs) if initial_q is None else np.asarray(initial_q, float)
     solved = np.empty((obs.n_frames, len(spec_coords)))
     iterations = np.zeros(obs.n_frames, int)
@@ -214,7 +223,9 @@ def solve_ik(
             q_prev = _better_start(model, obs, start, q_prev)
         q0 = np.repeat(q_prev[None], stop - start, axis=0)
         target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
-        q, its = _lm_block(model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance)
+        q, its = _lm_block(
+            model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance, gain_tolerance
+        )
         solved[start:stop], iterations[start:stop] = q, its
         q_prev = q[-1]
     if repair:
@@ -236,13 +247,18 @@ def _frame_costs(model: KinematicModel, obs: MarkerObservations, q: np.ndarray) 
 
 def _repair(model, obs, solved, iterations, idx, free, bounds, max_iterations, tolerance):
     """Frames whose weighted residual stands out are re-solved in order from two seeds, the previous
-    frame's solution and a rigid fit of the default pose, and the best answer is kept. A block's
+    frame's solution and a rigid fit of the default pose, and the best answer is kept: those above
+    16x the lower-quartile cost, and those above 4x the cost of the frame before. A block's
     shared warm start can land a fast movement in another minimum (an arm flipped at its range
     bound), and Human3.6M's collinear pelvis joints leave a shallow valley (pelvis tilt against
     hip, lumbar and thoracic flexion) where warm starts can settle beside the optimum."""
     costs = _frame_costs(model, obs, solved)
     threshold = max(16.0 * float(np.quantile(costs, 0.25)), 1e-8)  # 4x the lower-quartile rms, >= 0.1 mm
-    for t in np.flatnonzero(costs > threshold):
+    for t in range(len(costs)):
+        # a frame stands out from the sequence, or from the frame before it (after that one's own
+        # repair: a wrong minimum reached from a block's warm start can fill most of a sequence)
+        if costs[t] <= threshold and (t == 0 or costs[t] <= max(4.0 * costs[t - 1], 1e-8)):
+            continue
         seeds = [solved[t - 1]] if t else []
         with contextlib.suppress(ValueError):  # fewer than 3 markers: no rigid seed
             seeds.append(initial_pose(model, obs, t))

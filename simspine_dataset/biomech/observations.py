@@ -7,6 +7,7 @@ SIMSPINE name) with a confidence in [0, 1] per frame, e.g. from triangulating 2D
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from simspine_dataset.biomech.ik import MarkerObservations
 from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.config import IKConfig
 from simspine_dataset.errors import ShapeError
-from simspine_dataset.geometry.transforms import world_mm_to_opensim_m
+from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,63 @@ def ik_observations(
     used = sorted(config.h36m_weights)
     names = [h36m_marker_name(j) for j in used]
     positions = world_mm_to_opensim_m(joints[:, used])
-    weights = np.broadcast_to([config.h36m_weights[j] for j in used], positions.shape[:2])
+    base = _base_weights([config.h36m_weights[j] for j in used], config)
+    weights = np.broadcast_to(base / _noise_variance(joints[:, used], config, fps_hz), positions.shape[:2])
     if pseudo is not None:
         keep = [k for k, name in enumerate(pseudo.names) if name in config.pseudo_marker_weights]
         names += [pseudo.names[k] for k in keep]
-        positions = np.concatenate(
-            [positions, world_mm_to_opensim_m(pseudo.positions_world_mm[:, keep])], axis=1
-        )
-        base = np.array([config.pseudo_marker_weights[pseudo.names[k]] for k in keep])
-        weights = np.concatenate([weights, base * np.clip(pseudo.confidence[:, keep], 0.0, 1.0)], axis=1)
+        points = pseudo.positions_world_mm[:, keep]
+        positions = np.concatenate([positions, world_mm_to_opensim_m(points)], axis=1)
+        confidence = np.clip(pseudo.confidence[:, keep], 0.0, 1.0)
+        seen = np.where((confidence > 0)[..., None], points, np.nan)
+        if config.outlier_gate > 0:
+            sigma = marker_noise_mm(seen, config.noise_floor_mm, fps_hz)
+            confidence = np.where(temporal_outliers(seen, sigma, config.outlier_gate), 0.0, confidence)
+            seen = np.where((confidence > 0)[..., None], points, np.nan)
+        base = _base_weights([config.pseudo_marker_weights[pseudo.names[k]] for k in keep], config)
+        weights = np.concatenate([weights, base * confidence / _noise_variance(seen, config, fps_hz)], axis=1)
     return MarkerObservations(tuple(names), positions, np.array(weights, dtype=float), fps_hz)
+
+
+def temporal_outliers(
+    points_mm: np.ndarray, noise_mm: np.ndarray, gate: float, half_width: int = 4
+) -> np.ndarray:
+    """(T, K) True where a point lies more than ``gate`` x its noise from the median of its
+    neighbours in time (a Hampel filter on the 3D trajectory, the 2 x ``half_width`` + 1 frames
+    around it, NaN left out): the gross errors of a triangulation (a wrong view kept, a swapped
+    side) that a least-squares fit would follow."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    T = len(points_mm)
+    padded = np.pad(points_mm, ((half_width, half_width), (0, 0), (0, 0)), constant_values=np.nan)
+    windows = sliding_window_view(padded, 2 * half_width + 1, axis=0)[:T]  # (T, K, 3, W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        reference = np.nanmedian(windows, axis=-1)
+    distance = np.linalg.norm(points_mm - reference, axis=-1)
+    return np.nan_to_num(distance, nan=0.0) > gate * noise_mm
+
+
+def marker_noise_mm(points_mm: np.ndarray, floor_mm: float, fps_hz: float) -> np.ndarray:
+    """Each marker's noise (mm) in a sequence (T, K, 3): the white noise measured above fps / 4
+    (``geometry.filters.white_noise_std``, mean variance of the three axes) combined with the floor
+    (root sum of squares). Markers too short to measure get the floor."""
+    from simspine_dataset.geometry.filters import white_noise_std
+
+    variance = np.nan_to_num(np.mean(white_noise_std(points_mm, fps_hz) ** 2, axis=-1))
+    return np.sqrt(variance + floor_mm**2)
+
+
+def _base_weights(configured: list[float], config: IKConfig) -> np.ndarray:
+    """The configured weights (``weights = "configured"``), or 1 for every marker used (weight > 0)
+    when the weights are measured: the noise variance alone then sets each marker's trust."""
+    values = np.asarray(configured, dtype=float)
+    return values if config.weights == "configured" else (values > 0).astype(float)
+
+
+def _noise_variance(points_mm: np.ndarray, config: IKConfig, fps_hz: float) -> np.ndarray | float:
+    """The variance (m^2) that divides the configured weights, per marker; 1 with ``weights =
+    "configured"``."""
+    if config.weights == "configured":
+        return 1.0
+    return (marker_noise_mm(points_mm, config.noise_floor_mm, fps_hz) / MM_PER_M) ** 2

@@ -19,6 +19,7 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.kinematics import KinematicModel
+from simspine_dataset.biomech.model_table import ModelSpec
 from simspine_dataset.biomech.observations import PseudoMarkers
 from simspine_dataset.config import FilterConfig, MergeConfig
 from simspine_dataset.geometry.filters import lowpass
@@ -94,3 +95,17 @@ def _blend(keypoints: np.ndarray, pseudo: PseudoMarkers, weight: float, filter_c
             ok = np.isfinite(smooth).all(-1)
             i = sk.INDEX[name]
             keypoints[ok, i] = (1 - weight) * keypoints[ok, i] + weight * smooth[ok]
+
+
+def rigid_keypoint_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
+    """Pairs of model-derived keypoints (``source == "simulated"``) whose distance the model keeps
+    fixed: markers on one body, or on bodies joined only by locked coordinates or welds."""
+    cluster = {}
+    for body in spec.bodies:
+        locked = all(spec.coordinate(a.coordinate).locked for a in body.axes)
+        cluster[body.name] = cluster.get(body.parent, body.parent) if locked and body.parent else body.name
+    on = {m.name: cluster[m.body] for m in spec.markers}
+    derived = [i for i, k in enumerate(sk.KEYPOINTS) if k.source == "simulated"]
+    return [
+        (a, b) for n, a in enumerate(derived) for b in derived[n + 1 :] if on[sk.NAMES[a]] == on[sk.NAMES[b]]
+    ]
