@@ -206,11 +206,9 @@ def solve_ik(
     tolerance: float = 1e-7,
     initial_q: np.ndarray | None = None,
     repair: bool = True,
-    gain_tolerance: float = 1e-4,
 ) -> IKResult:
     """Our batched solver. Returns coordinates in table units and per-frame marker errors.
-    ``repair=False`` skips the second pass over outlier frames (see ``_repair``); a larger
-    ``gain_tolerance`` stops sooner (a start for the temporal refinement)."""
+    ``repair=False`` skips the second pass over outlier frames (see ``_repair``)."""
     idx = model.marker_indices(obs.names)
     free, (low, high) = free_coordinates(model)
     spec_coords = model.spec.coordinates
@@ -223,9 +221,7 @@ def solve_ik(
             q_prev = _better_start(model, obs, start, q_prev)
         q0 = np.repeat(q_prev[None], stop - start, axis=0)
         target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
-        q, its = _lm_block(
-            model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance, gain_tolerance
-        )
+        q, its = _lm_block(model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance)
         solved[start:stop], iterations[start:stop] = q, its
         q_prev = q[-1]
     if repair:

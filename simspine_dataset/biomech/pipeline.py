@@ -76,9 +76,7 @@ def simulate_sequence(
             build_model(model.spec), obs, accuracy=config.ik.accuracy, coordinate_names=model.coordinate_names
         )
     else:
-        # a start for the temporal refinement need not crawl along the weakly observed valleys
-        gain = 1e-4
-        result = solve_ik(model, obs, block_frames=config.ik.block_frames, gain_tolerance=gain)
+        result = solve_ik(model, obs, block_frames=config.ik.block_frames)
     q = unwrap_angles(model, model.to_si(result.coordinates))
     problem = temporal_problem(model, obs, q, config.ik.temporal, config.ik.weights == "measured")
     if config.ik.temporal:

@@ -151,7 +151,10 @@ def solve_window(
     gain_tolerance: float = 1e-3,
 ) -> np.ndarray:
     """Levenberg-Marquardt on all frames of a window. q0 (T, Q) SI, target (T, K, 3) m with NaN
-    where absent, weights (T, K) -> q (T, Q)."""
+    where absent, weights (T, K) -> q (T, Q). Stops when an accepted step moves no coordinate by
+    ``tolerance`` or lowers the whole window's cost by less than ``gain_tolerance`` (relative):
+    from a frame-by-frame start a few steps settle the estimate; the rest would crawl along the
+    weakly observed valleys for changes the data cannot tell apart."""
     from scipy.linalg import solveh_banded
 
     q = q0.copy()
