@@ -1,7 +1,7 @@
 """The builder: throughput with 1 and 2 workers, loading speed, bytes per row, memory on a long
 sequence, and the plan for the real Human3.6M scale.
 
-    python benchmarks/bench_build.py CAPTURE [--work DIR]
+    python benchmarks/bench_build.py CAPTURE [--builds-only] [--detections]
 
 CAPTURE: a capture folder (e.g. the demo's ``demo_out/capture``). Prints:
 - build time and camera-frames/s with 1 and 2 workers (fresh output folders), and the ratio;
@@ -28,11 +28,16 @@ from pathlib import Path
 REAL_CAMERA_FRAMES = 2_137_064  # S1, S5-S9, S11 without _ALL (tests/io/test_h36m_metadata.py)
 
 
-def timed_build(capture: Path, out: Path, workers: int) -> tuple[float, dict]:
+def timed_build(capture: Path, out: Path, workers: int, detections: bool = False) -> tuple[float, dict]:
+    """A fresh build; with ``detections`` the capture's ``detections/`` folder as pseudo-markers
+    (SIMSPINE's method) and the videos not checked (a capture generated without them)."""
     from simspine_dataset.build import BuildConfig, build
 
+    config = BuildConfig(workers=workers)
+    if detections:
+        config = BuildConfig(workers=workers, detections=str(capture / "detections"), check_videos=False)
     start = time.perf_counter()
-    report = build(capture, out, BuildConfig(workers=workers))
+    report = build(capture, out, config)
     return time.perf_counter() - start, report
 
 
@@ -101,12 +106,17 @@ def main() -> None:
     parser.add_argument(
         "--builds-only", action="store_true", help="only the 1- and 2-worker builds and the plan"
     )
+    parser.add_argument(
+        "--detections", action="store_true", help="build with CAPTURE/detections, videos not checked"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         seconds = {}
         for workers in (1, 2):
-            seconds[workers], report = timed_build(args.capture, tmp / f"w{workers}", workers)
+            seconds[workers], report = timed_build(
+                args.capture, tmp / f"w{workers}", workers, args.detections
+            )
         rows = sum(report["rows"].values())
         print(
             f"build: {rows:,} camera-frames; 1 worker {seconds[1]:.1f} s ({rows / seconds[1]:.0f}/s), "
