@@ -1,3 +1,3 @@
 """The biomechanical model and what runs on it: the model table, numpy kinematics, the OpenSim
-model, scaling, inverse kinematics, virtual vertebra markers, curvature. Only ``osim``, ``ik`` and
-``scaling`` import opensim, lazily."""
+model, scaling, inverse kinematics (frame by frame and temporal), virtual vertebra markers,
+curvature. Only ``osim``, ``ik``, ``scaling`` and ``user_model`` import opensim, lazily."""

@@ -1,5 +1,6 @@
-"""Pure-numpy geometry: frame changes, the Human3.6M camera model (and, later, triangulation,
-filters and alignment). Nothing here imports a heavy dependency."""
+"""Geometry on numpy and scipy: frame and unit changes (``transforms``), the Human3.6M camera model
+(``camera``), batched triangulation (``triangulation``) and filters along time (``filters``).
+Nothing here imports opensim, torch or datasets."""
 
 from simspine_dataset.geometry.camera import (
     Camera,
