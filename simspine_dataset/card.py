@@ -177,7 +177,7 @@ def _filter_text(f: dict) -> str:
 
 
 def _filter_limitation(f: dict) -> str:
-    if f.get("space", "keypoints") == "keypoints" and f.get("space") != "none":
+    if f.get("space", "keypoints") == "keypoints":
         return (
             "- The filter smooths each keypoint independently: distances that are rigid in the model "
             "vary by up to ~14 mm during fast movements."
@@ -192,25 +192,22 @@ def _quality(out: Path) -> str:
     """The distribution of the label-quality columns over every row of the default config."""
     import pyarrow.parquet as pq
 
+    from simspine_dataset.validate import median_p95
+
     columns = ["ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm"]
     parts = [pq.read_table(p, columns=columns) for p in sorted(out.glob("data/default/*/*.parquet"))]
     if not parts:
         return "No rows."
-    rows = []
-    for name in columns[:2]:
-        values = np.concatenate([t[name].to_numpy(zero_copy_only=False) for t in parts]).astype(float)
-        rows.append((name, values))
-    uncertainty = np.concatenate(
-        [np.stack(t["keypoints_uncertainty_mm"].to_numpy(zero_copy_only=False)) for t in parts]
-    ).astype(float)
-    rows.append(("keypoints_uncertainty_mm, spine-15 mean", uncertainty[:, list(sk.SPINE_SUBSET)].mean(1)))
+    values = {name: np.concatenate([t[name].to_numpy() for t in parts]).astype(float) for name in columns[:2]}
+    uncertainty = np.concatenate(  # fixed-size lists: flattened, not row by row
+        [t["keypoints_uncertainty_mm"].combine_chunks().flatten().to_numpy() for t in parts]
+    ).reshape(-1, sk.NUM_KEYPOINTS)
+    values["keypoints_uncertainty_mm, spine-15 mean"] = uncertainty[:, list(sk.SPINE_SUBSET)].mean(1)
     lines = ["| column | median (mm) | 95th percentile (mm) | rows with a value |", "|---|---:|---:|---:|"]
-    for name, values in rows:
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            lines.append(
-                f"| {name} | {np.median(finite):.2f} | {np.percentile(finite, 95):.2f} | {finite.size:,} |"
-            )
+    for name, column in values.items():
+        count = int(np.isfinite(column).sum())
+        if count:
+            lines.append("| {} | {:.2f} | {:.2f} | {:,} |".format(name, *median_p95(column), count))
         else:
             lines.append(f"| {name} | - | - | 0 |")
     return "\n".join(lines)

@@ -190,13 +190,15 @@ def _model_rigid_change(world: np.ndarray, keys: np.ndarray, pairs: list[tuple[i
     return np.concatenate(changes)
 
 
-def _scan_split(out: Path, split: str, scan: Scan, model, is_translation, rigid_pairs) -> int:
+def _scan_split(
+    out: Path, split: str, columns: list[str], scan: Scan, model, is_translation, rigid_pairs
+) -> int:
     """Accumulate one split's comparisons into ``scan``; returns its row count."""
     from simspine_dataset.biomech.curvature import curvature_angles
     from simspine_dataset.geometry.transforms import coordinates_from_published
 
     n = 0
-    for batch in _batches(out, split, list(SCANNED)):
+    for batch in _batches(out, split, columns):
         n += len(batch["subject"])
         for name in FINITE_COLUMNS:
             if name == "keypoints_2d_px":  # where the camera sees the keypoint
@@ -218,10 +220,11 @@ def _scan_split(out: Path, split: str, scan: Scan, model, is_translation, rigid_
         scan.other.update(other)
         world = batch["keypoints_3d_world_mm"][first].astype(float)
         scan.model_rigid.update(_model_rigid_change(world, keys, rigid_pairs))
-        scan.residuals.append(batch["ik_residual_mocap_mm"][first])
-        scan.uncertainty.append(
-            batch["keypoints_uncertainty_mm"][first][:, list(sk.SPINE_SUBSET)].mean(axis=1)
-        )
+        if "ik_residual_mocap_mm" in batch:  # absent from builds made before the quality columns
+            scan.residuals.append(batch["ik_residual_mocap_mm"][first])
+            scan.uncertainty.append(
+                batch["keypoints_uncertainty_mm"][first][:, list(sk.SPINE_SUBSET)].mean(axis=1)
+            )
         if model is not None:  # curvature is defined on our model's coordinates
             coordinates = coordinates_from_published(batch["kinematics"][first], is_translation)
             scan.angles.append(curvature_angles(model, coordinates))
@@ -264,8 +267,11 @@ def validate(out: str | Path) -> list[Check]:
     public = report["config"].get("release") == "public"  # hidden keypoints are NaN on purpose
     scan = Scan([i for i in range(sk.NUM_KEYPOINTS) if not public or i not in PUBLIC_HIDDEN])
     pairs = _model_rigid_pairs(report["config"], model)
+    # only the columns the shards hold: an older build lacks some, which the schema check reports
+    held = set(pq.read_schema(shards[0]).names) if shards else set(SCANNED)
+    columns = [name for name in SCANNED if name in held]
     for split in report["rows"]:
-        scan.rows[split] = _scan_split(out, split, scan, model, is_translation, pairs)
+        scan.rows[split] = _scan_split(out, split, columns, scan, model, is_translation, pairs)
     checks += [
         _counts_check(out, report, scan.rows),
         *_frames_checks(out, report),
@@ -318,13 +324,14 @@ def _quality_check(scan: Scan, ours: bool) -> Check:
     residual = np.concatenate(scan.residuals) if scan.residuals else np.zeros(0)
     uncertainty = np.concatenate(scan.uncertainty) if scan.uncertainty else np.zeros(0)
     filled = np.isfinite(residual).all() and (not ours or np.isfinite(uncertainty).all())
-    detail = "mocap residual median {:.2f}, p95 {:.2f} mm".format(*_quantiles(residual))
+    detail = "mocap residual median {:.2f}, p95 {:.2f} mm".format(*median_p95(residual))
     if ours:
-        detail += "; spine-15 uncertainty median {:.2f}, p95 {:.2f} mm".format(*_quantiles(uncertainty))
+        detail += "; spine-15 uncertainty median {:.2f}, p95 {:.2f} mm".format(*median_p95(uncertainty))
     return check("label quality filled", bool(filled), detail, residual.size + ours * uncertainty.size)
 
 
-def _quantiles(values: np.ndarray) -> tuple[float, float]:
+def median_p95(values: np.ndarray) -> tuple[float, float]:
+    """Median and 95th percentile of the finite values (NaN, NaN when there are none)."""
     finite = values[np.isfinite(values)]
     return (float(np.median(finite)), float(np.percentile(finite, 95))) if finite.size else (np.nan, np.nan)
 

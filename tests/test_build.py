@@ -385,6 +385,25 @@ CORRUPTIONS = {
 }
 
 
+def test_a_build_from_before_the_quality_columns_fails_its_schema_check_without_a_traceback(
+    built, tmp_path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from simspine_dataset.schema import QUALITY_COLUMNS
+    from simspine_dataset.validate import validate
+
+    out, _ = built
+    old = tmp_path / "older_build"
+    shutil.copytree(out, old)
+    for shard in old.glob("data/default/*/*.parquet"):
+        pq.write_table(pq.read_table(shard).drop_columns(list(QUALITY_COLUMNS)), shard)
+    checks = {c.name: c for c in validate(old)}
+    assert checks["schema"].status == "fail"
+    assert checks["label quality filled"].status == "skip"  # nothing to compare, not a pass
+    assert checks["2D = projection of 3D"].status == "pass"  # the other checks still run
+
+
 @pytest.mark.parametrize("name", [*CORRUPTIONS, "counts"])
 def test_each_check_fails_on_its_own_corruption(built, tmp_path, name) -> None:
     from simspine_dataset.validate import validate
