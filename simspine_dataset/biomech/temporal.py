@@ -32,11 +32,7 @@ import numpy as np
 
 from simspine_dataset.biomech.ik import MarkerObservations
 from simspine_dataset.biomech.kinematics import KinematicModel
-from simspine_dataset.geometry.filters import lowpass, white_noise_std
-
-# Variance of the second difference of white noise below fps / 4 (the leak of IK noise into the
-# low band): (1 / pi) * integral_0^(pi/2) (2 - 2 cos w)^2 dw = 3 - 8 / pi.
-_LOW_BAND_LEAK = 3.0 - 8.0 / np.pi
+from simspine_dataset.geometry.filters import acceleration_variance, second_difference_gram, white_noise_std
 
 
 @dataclass(frozen=True)
@@ -70,10 +66,7 @@ def acceleration_weights(
     the solution shows above fps / 4 (``white_noise_std``)."""
     q = np.asarray(q_si, dtype=float)
     noise = np.nan_to_num(white_noise_std(q, fps_hz)) ** 2 if noise_var is None else noise_var
-    low = lowpass(q, fps_hz / 4.0, fps_hz, 8)
-    acc = np.diff(low, n=2, axis=0)
-    total = (1.4826 * np.median(np.abs(acc - np.median(acc, axis=0)), axis=0)) ** 2
-    signal = np.maximum(total - _LOW_BAND_LEAK * noise, floor_fraction * total)
+    signal = acceleration_variance(q, fps_hz, noise, robust=True, floor_fraction=floor_fraction)
     return 1.0 / np.maximum(signal, np.maximum(np.square(floor), 1e-18))
 
 
@@ -91,15 +84,6 @@ def frame_noise_variance(problem: TemporalProblem, obs: MarkerObservations, q: n
     chi2 = np.einsum("tk,tkd->t", obs.weights, (x - np.nan_to_num(obs.positions_m)) ** 2)
     dof = np.maximum(3 * (obs.weights > 0).sum(axis=1) - len(problem.free), 1)
     return covariance * float(np.median(chi2 / dof))
-
-
-def _gram_diagonals(T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Diagonals 0, 1, 2 of D^T D for the (T - 2, T) second-difference operator D."""
-    from scipy.sparse import diags
-
-    D = diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(T - 2, T))
-    P = (D.T @ D).tocsr()
-    return P.diagonal(0), P.diagonal(1), P.diagonal(2)
 
 
 def _banded(H: np.ndarray, lam: np.ndarray, gram, damping: float) -> np.ndarray:
@@ -162,7 +146,7 @@ def solve_window(
     target = np.nan_to_num(target)
     if len(q) < 4:
         return q
-    gram = _gram_diagonals(len(q))
+    gram = second_difference_gram(len(q))
     data, residual, jac = _marker_term(problem, q, target, weights)
     smooth, smooth_grad = _penalty(q[:, free], lam)
     damping = 1e-4
@@ -245,7 +229,7 @@ def keypoint_uncertainty(
         w = obs.weights[lo:hi]
         H, _ = _normal_blocks(jac, w)
         if n >= 4:
-            gram, lam_here = _gram_diagonals(n), lam
+            gram, lam_here = second_difference_gram(n), lam
         else:  # too short for the penalty: the frames' own covariance
             gram, lam_here = (np.zeros(n), np.zeros(n - 1), np.zeros(max(n - 2, 0))), np.zeros_like(lam)
         factor = cholesky_banded(_banded(H, lam_here, gram, 1e-9), lower=True, check_finite=False)

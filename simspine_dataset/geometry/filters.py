@@ -86,6 +86,40 @@ def lowpass_noise_share(cutoff_hz: float = 5.0, fps_hz: float = 50.0, order: int
     return _band_fraction(*_design(cutoff_hz, fps_hz, order))
 
 
+# Variance of the second difference of unit white noise below fps / 4 (its leak into the band where
+# motion is measured): (1 / pi) * integral_0^(pi/2) (2 - 2 cos w)^2 dw = 3 - 8 / pi.
+LOW_BAND_LEAK = 3.0 - 8.0 / np.pi
+
+
+def second_difference_gram(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Diagonals 0, 1, 2 of D^T D for the (n - 2, n) second-difference operator D (n >= 4)."""
+    d0 = np.full(n, 6.0)
+    d0[[0, -1]], d0[[1, -2]] = 1.0, 5.0
+    d1 = np.full(n - 1, -4.0)
+    d1[[0, -1]] = -2.0
+    return d0, d1, np.ones(n - 2)
+
+
+def acceleration_variance(
+    signal: np.ndarray,
+    fps_hz: float,
+    noise_var: np.ndarray | float,
+    robust: bool = False,
+    floor_fraction: float = 1e-3,
+) -> np.ndarray:
+    """The variance per frame^2 of each column's true acceleration, (T, ...) -> (...): the spread of
+    the second difference below fps / 4 (the variance, or with ``robust`` the squared 1.4826 x
+    median absolute deviation, blind to sparse jumps) minus the leak of white noise of variance
+    ``noise_var`` into that band, floored at ``floor_fraction`` of the spread."""
+    low = lowpass(np.asarray(signal, dtype=np.float64), fps_hz / 4.0, fps_hz, 8)
+    acc = np.diff(low, n=2, axis=0)
+    if robust:
+        total = (1.4826 * np.median(np.abs(acc - np.median(acc, axis=0)), axis=0)) ** 2
+    else:
+        total = np.var(acc, axis=0)
+    return np.maximum(total - LOW_BAND_LEAK * noise_var, floor_fraction * total)
+
+
 def smooth_adaptive(signal: np.ndarray, fps_hz: float = 50.0) -> np.ndarray:
     """Each column of ``signal`` (T, ...) smoothed by the maximum a posteriori estimate under
     white measurement noise and white acceleration (a Whittaker smoother with a second-difference
@@ -105,18 +139,12 @@ def smooth_adaptive(signal: np.ndarray, fps_hz: float = 50.0) -> np.ndarray:
     for column in np.flatnonzero(np.isfinite(noise) & (noise > 0)):
         keep = finite[:, column]
         y = flat[keep, column]
-        low = lowpass(y, fps_hz / 4.0, fps_hz, 8)
-        total = np.var(np.diff(low, n=2))
-        acceleration = max(total - (3.0 - 8.0 / np.pi) * noise[column], 1e-3 * total, 1e-18)
+        acceleration = max(float(acceleration_variance(y, fps_hz, noise[column])), 1e-18)
         ratio = noise[column] / acceleration  # lambda in units of the data term
-        n = len(y)
-        d0 = np.full(n, 6.0)
-        d0[[0, -1]], d0[[1, -2]] = 1.0, 5.0
-        d1 = np.full(n, -4.0)
-        d1[[0, -2]] = -2.0
-        ab = np.zeros((3, n))
+        d0, d1, d2 = second_difference_gram(len(y))
+        ab = np.zeros((3, len(y)))
         ab[0] = 1.0 + ratio * d0
-        ab[1, :-1] = ratio * d1[:-1]
-        ab[2, :-2] = ratio
+        ab[1, :-1] = ratio * d1
+        ab[2, :-2] = ratio * d2
         out[keep, column] = solveh_banded(ab, y, lower=True, check_finite=False)
     return out.reshape(x.shape)

@@ -34,7 +34,7 @@ def test_band_storage_equals_the_dense_normal_matrix() -> None:
     for t in range(T):
         expected[t * F : (t + 1) * F, t * F : (t + 1) * F] = H[t]
     expected += np.kron(D.T @ D, np.diag(lam))
-    got = dense(tm._banded(H, lam, tm._gram_diagonals(T), 0.0), F)
+    got = dense(tm._banded(H, lam, tm.second_difference_gram(T), 0.0), F)
     np.testing.assert_allclose(got, expected, atol=1e-12)
     q = rng.standard_normal((T, F))
     value, grad = tm._penalty(q, lam)
