@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class BuildConfig:
     frames: FramesConfig = field(default_factory=FramesConfig)
     release: str = "full"  # full | public (annotations only: see shards.PUBLIC_HIDDEN)
     model: str | None = None  # a user-supplied OpenSim model: its mapping JSON (biomech.user_model)
+    annotations: str | None = None  # the official release's labels instead of our simulation (annotations)
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
@@ -119,6 +121,10 @@ def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = Fa
 
         fingerprint += detections_fingerprint(config.detections, record.subject, record.sequence,
                                               list(record.camera_ids))  # fmt: skip
+    if config.annotations:  # changed release files are a new unit
+        fingerprint += stat_fingerprint(
+            open_annotations(config.annotations).files(record.subject, record.sequence)
+        )
     return {
         "config": config.digest(),
         "frames": config.frames.key,
@@ -148,6 +154,10 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
             log.warning("scaling %s without %s: %s", subject, record.sequence, e)
     if not mocap:
         return None
+    if config.annotations:
+        result = _release_model(out, subject, config)
+        write_text_atomic(path, json.dumps(result, indent=1))
+        return result
     if config.model:
         result = _scale_user_model(out, subject, mocap, config)
         write_text_atomic(path, json.dumps(result, indent=1))
@@ -174,6 +184,28 @@ def _scale_user_model(out: Path, subject: str, mocap: list[np.ndarray], config: 
     model = scale_user_model(user, joints_m, config.simulation.scaling.mass_kg)
     write_osim(model, out / "models" / f"{subject}.osim")
     return {"subject": subject, "user_model": str(user.osim_path), "osim": f"models/{subject}.osim"}
+
+
+def _release_model(out: Path, subject: str, config: BuildConfig) -> dict:
+    """With ``--annotations`` nothing is scaled: the release's ``models/<subject>.osim`` is copied
+    when it has one."""
+    import shutil
+
+    source = Path(config.annotations) / "models" / f"{subject}.osim"
+    if source.is_file():
+        target = out / "models" / f"{subject}.osim"
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        return {"subject": subject, "osim": f"models/{subject}.osim", "from": str(source)}
+    return {"subject": subject, "osim": None}
+
+
+@cache
+def open_annotations(root: str):  # -> annotations.Annotations
+    """The release's labels, indexed once per process."""
+    from simspine_dataset.annotations import Annotations
+
+    return Annotations.open(root)
 
 
 def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
@@ -226,6 +258,11 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
     joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
     if scale is None:
         raise SimspineError(f"{record.subject}: the subject could not be scaled (see the log)")
+    if config.annotations:
+        arrays = _release_arrays(record, joints, config)
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.savez(f, **arrays)
+        return arrays
     pseudo = None
     if config.detections:
         from simspine_dataset.pseudo_markers import pseudo_markers
@@ -259,6 +296,23 @@ def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: Bui
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)
     return arrays
+
+
+def _release_arrays(record: SequenceRecord, joints_world_mm: np.ndarray, config: BuildConfig) -> dict:
+    """The simulate unit's arrays from the release's labels (``annotations``): no IK, so the
+    residuals are the release's own (or NaN) and there is no uncertainty estimate."""
+    labels = open_annotations(config.annotations).labels(record.subject, record.sequence, joints_world_mm)
+    T = len(labels.keypoints_world_mm)
+    missing = np.full(T, np.nan, np.float32)
+    return {
+        "coordinates": labels.coordinates.astype(np.float32),
+        "keypoints_world_mm": labels.keypoints_world_mm.astype(np.float32),
+        "ik_marker_rmse_mm": labels.ik_marker_rmse_mm.astype(np.float32),
+        "ik_residual_mocap_mm": missing,
+        "ik_residual_detections_mm": missing,
+        "keypoints_uncertainty_mm": np.full(labels.keypoints_world_mm.shape[:2], np.nan, np.float32),
+        "axes_json": np.array(json.dumps(labels.axes)),
+    }
 
 
 def kinematic_axes(spine: str) -> list[dict]:
@@ -422,8 +476,14 @@ def check_model(config: BuildConfig) -> list[str]:
 def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[SequenceRecord]]]:
     """Discover the capture; its usable sequences grouped by subject (subject order)."""
     capture = discover(raw, config.subjects, check_videos=config.check_videos)
+    records = capture.sequences
+    if config.annotations:  # only the sequences the release has labels for (the others: logged)
+        from simspine_dataset.annotations import match
+
+        found, _ = match(open_annotations(config.annotations), [(r.subject, r.sequence) for r in records])
+        records = tuple(records[i] for i in found)
     by_subject: dict[str, list[SequenceRecord]] = {}
-    for record in capture.sequences:
+    for record in records:
         by_subject.setdefault(record.subject, []).append(record)
     return capture, dict(sorted(by_subject.items(), key=lambda kv: h36m.subject_number(kv[0])))
 
@@ -469,7 +529,7 @@ def stored_entry(out: Path, record: SequenceRecord, config: BuildConfig) -> dict
 
 def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
     """The ``kinematics`` axes: our model's, or those a user model's sequence units recorded."""
-    if not config.model:
+    if not (config.model or config.annotations):
         return kinematic_axes(config.simulation.ik.spine)
     for entry in entries:
         if entry.get("status") == "ok":
@@ -477,6 +537,26 @@ def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
             with np.load(path) as data:
                 return json.loads(str(data["axes_json"]))
     return []
+
+
+def _annotations_report(capture: Capture, config: BuildConfig) -> dict | None:
+    """With ``--annotations``: where the labels came from, what only one side has, and the
+    keypoints that are NaN because the release lacks them."""
+    if not config.annotations:
+        return None
+    from simspine_dataset.annotations import match, missing_keypoints
+
+    annotations = open_annotations(config.annotations)
+    keys = [(r.subject, r.sequence) for r in capture.sequences]
+    found, extra = match(annotations, keys)
+    return {
+        "source": str(annotations.root),
+        "sequences_without_annotations": [
+            " ".join(keys[i]) for i in sorted(set(range(len(keys))) - set(found))
+        ],
+        "annotations_without_sequence": extra,
+        "missing_keypoints": missing_keypoints(annotations),
+    }
 
 
 def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
@@ -496,6 +576,7 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
         "rows": counts["default"] if counts else {},  # default config, per split
         "frames_rows": counts.get("frames", {}),  # frames config, per split (with --frames)
         "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
+        "annotations": _annotations_report(capture, config),
         "sequences": entries,
     }
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))

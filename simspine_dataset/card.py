@@ -84,8 +84,9 @@ def _tables(report: dict) -> dict[str, str]:
     columns = "\n".join(
         f"| `{c.name}` | {c.feature} | {c.meaning} |" for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)
     )
+    config, annotations = report.get("config", {}), report.get("annotations")
     keypoints = "\n".join(
-        f"| {i} | {k.name} | {k.meaning} | {value_from(k, report.get('config', {}))} | {k.sigma} |"
+        f"| {i} | {k.name} | {k.meaning} | {value_from(k, config, annotations)} | {k.sigma} |"
         for i, k in enumerate(sk.KEYPOINTS)
     )
     frames = report.get("frames_rows", {})
@@ -103,8 +104,17 @@ def _tables(report: dict) -> dict[str, str]:
     }
 
 
-def value_from(keypoint: sk.Keypoint, config: dict) -> str:
-    """Where this build's values of a keypoint come from (the merge rules, as configured)."""
+def value_from(keypoint: sk.Keypoint, config: dict, annotations: dict | None = None) -> str:
+    """Where this build's values of a keypoint come from (the merge rules, as configured, or the
+    official release's files with ``--annotations``)."""
+    if annotations:
+        if keypoint.name in annotations.get("missing_keypoints", []):
+            return "missing (NaN): not in the release's files"
+        return (
+            "the official SIMSPINE release (Human3.6M mocap where its files lack it)"
+            if keypoint.source == "mocap"
+            else "the official SIMSPINE release"
+        )
     merge = config.get("simulation", {}).get("merge", {})
     model = "the user's OpenSim model" if config.get("model") else "the model"
     if keypoint.source == "mocap":
@@ -125,6 +135,15 @@ def value_from(keypoint: sk.Keypoint, config: dict) -> str:
 def _pipeline(report: dict) -> str:
     """The build's own pipeline line: its model, solver, detections and filter."""
     config = report.get("config", {})
+    if annotations := report.get("annotations"):
+        return (
+            "The 3D keypoints and kinematics are the official SIMSPINE release's labels, read from "
+            f"`{Path(annotations['source']).name}` (`simspine build --annotations`); this build did not "
+            "simulate them. Rows per camera, 2D keypoints and boxes come from the capture's own Human3.6M "
+            "calibration (metadata.xml) -> per-camera views. Sequences left out because only one side "
+            f"has them: {len(annotations['sequences_without_annotations'])} of the capture, "
+            f"{len(annotations['annotations_without_sequence'])} of the release (`build_report.json`)."
+        )
     simulation = config.get("simulation", {})
     ik, f = simulation.get("ik", {}), simulation.get("filter", {})
     solver = {

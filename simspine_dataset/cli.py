@@ -76,6 +76,7 @@ def _build(args: argparse.Namespace) -> int:
         "release": args.release,
         "model": str(args.model) if args.model else None,
         "check_videos": False if args.no_videos else None,
+        "annotations": str(args.annotations) if args.annotations else None,
     }
     frames = {
         "mode": args.frames,
@@ -197,6 +198,21 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """A build -> the official release's files (OpenSim TRC/MOT/osim + Pose2Sim TOML, or h5)."""
+    from tqdm import tqdm
+
+    from simspine_dataset.export import export
+
+    with tqdm(desc="simspine export", unit="sequence", disable=None) as bar:
+        counts = export(args.out, args.dest, args.format, lambda name: bar.update())
+    print(
+        f"exported {args.out} to {args.dest} ({counts['format']}): {counts['sequences']} sequences of "
+        f"{counts['subjects']} subject(s), {counts['markers']} markers"
+    )
+    return 0
+
+
 def _card(args: argparse.Namespace) -> int:
     from simspine_dataset.card import write_card
 
@@ -225,6 +241,12 @@ def _add_build_parser(sub) -> None:
     build.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout, metadata.xml at its root)")
     build.add_argument("out", type=Path, help="the dataset folder to write (re-run to resume)")
     build.add_argument("--detections", type=Path, help="SpinePose 2D detections (simspine detect's output)")
+    build.add_argument(
+        "--annotations",
+        type=Path,
+        help="labels from the official SIMSPINE release (positions/ TRCs + kinematics/, simspine.h5 "
+        "or simspine_*.npz) instead of the simulation",
+    )
     build.add_argument("--subjects", nargs="+", help="subjects to build (default: all on disk)")
     build.add_argument("--no-videos", action="store_true", help="mocap-only build: videos are not opened")
     build.add_argument(
@@ -352,6 +374,17 @@ def _parser() -> argparse.ArgumentParser:
     _add_detect_parser(sub)
     _add_build_parser(sub)
 
+    export = sub.add_parser("export", help="write a build as OpenSim / official SIMSPINE release files")
+    export.add_argument("out", type=Path, help="a build folder")
+    export.add_argument("dest", type=Path, help="the folder to write (the release's layout)")
+    export.add_argument(
+        "--format",
+        choices=["opensim", "h5"],
+        default="opensim",
+        help="opensim: models/, cameras/, positions/ TRCs, kinematics/ MOTs (default); h5: simspine.h5",
+    )
+    export.set_defaults(run=_export)
+
     card = sub.add_parser("card", help="(re)render the dataset card")
     card.add_argument("out", type=Path, help="a build folder")
     card.set_defaults(run=_card)
@@ -378,7 +411,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _INPUT_FOLDERS = {  # positional folders each command reads: missing ones are named at once
     "inspect": ("raw",), "build": ("raw",), "detect": ("raw",), "card": ("out",), "validate": ("out",),
-    "publish": ("out",),
+    "publish": ("out",), "export": ("out",),
 }  # fmt: skip
 
 

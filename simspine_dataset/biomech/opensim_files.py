@@ -1,0 +1,143 @@
+"""OpenSim's marker (TRC) and motion (MOT/STO) files, read and written by OpenSim's own adapters.
+
+``TRCFileAdapter`` and ``STOFileAdapter`` write the files OpenSim's GUI, its tools and Moco read;
+this module only moves numpy arrays in and out of their tables, in the files' native units (TRC:
+OpenSim frame, the header's length unit; MOT: degrees or radians as ``inDegrees`` says, metres).
+Deciding what a file's numbers really are (the release's TRC header says mm over metres) is the
+reader's job: ``simspine_dataset.annotations``. Every file is written under a temporary name and
+renamed when complete.
+
+Shapes: T frames, K markers, Q coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simspine_dataset.biomech.osim import _osim
+from simspine_dataset.errors import BadArrayError, ShapeError
+from simspine_dataset.io.atomic import atomic_path
+
+
+@dataclass(frozen=True)
+class MarkerTable:
+    """A TRC's content: ``points`` (T, K, 3) in the file's frame and numbers, ``header_units`` as
+    its header says (not necessarily true)."""
+
+    names: tuple[str, ...]
+    times_s: np.ndarray  # (T,)
+    points: np.ndarray  # (T, K, 3)
+    rate_hz: float
+    header_units: str
+
+
+@dataclass(frozen=True)
+class MotionTable:
+    """A MOT's content: ``values`` (T, Q) as stored, ``in_degrees`` from its header."""
+
+    names: tuple[str, ...]
+    times_s: np.ndarray  # (T,)
+    values: np.ndarray  # (T, Q)
+    in_degrees: bool
+
+
+def _name_in_header(path: Path, name: str) -> None:
+    """A TRC's first line names its file: the final name, not the temporary one it was written to."""
+    lines = path.read_text().split("\n")
+    fields = lines[0].split("\t")
+    lines[0] = "\t".join([*fields[:3], name])
+    path.write_text("\n".join(lines))
+
+
+def _times(n_frames: int, rate_hz: float) -> np.ndarray:
+    return np.arange(n_frames) / rate_hz
+
+
+def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, rate_hz: float) -> Path:
+    """Markers (T, K, 3) in the OpenSim frame, metres -> a TRC (``Units m``); NaN stays missing."""
+    osim = _osim()
+    points = np.asarray(points_opensim_m, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (len(names), 3):
+        raise ShapeError(f"points_opensim_m must have shape (T, {len(names)}, 3), got {points.shape}")
+    table = osim.TimeSeriesTableVec3()
+    table.setColumnLabels(list(names))
+    for t, time in enumerate(_times(len(points), rate_hz)):
+        row = osim.RowVectorVec3(len(names))
+        for k, (x, y, z) in enumerate(points[t]):
+            row[k] = osim.Vec3(float(x), float(y), float(z))
+        table.appendRow(float(time), row)
+    for key, value in (("DataRate", rate_hz), ("CameraRate", rate_hz), ("OrigDataRate", rate_hz)):
+        table.addTableMetaDataString(key, f"{value:g}")
+    table.addTableMetaDataString("Units", "m")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        osim.TRCFileAdapter().write(table, str(tmp))
+        _name_in_header(tmp, path.name)
+    return path
+
+
+def read_trc(path: str | Path) -> MarkerTable:
+    """A TRC file's markers, by name, as its numbers stand (no unit conversion)."""
+    osim = _osim()
+    path = Path(path)
+    try:
+        table = osim.TimeSeriesTableVec3(str(path))
+    except RuntimeError as e:
+        raise BadArrayError(path, f"OpenSim cannot read it as a TRC file ({e})") from e
+    names = tuple(table.getColumnLabels())
+    flattened = table.flatten()  # kept alive: its matrix is a view into it
+    flat = flattened.getMatrix().to_numpy() if table.getNumRows() else np.zeros((0, 3 * len(names)))
+    keys = set(table.getTableMetaDataKeys())
+
+    def meta(key: str, default: str) -> str:
+        return table.getTableMetaDataAsString(key) if key in keys else default
+
+    return MarkerTable(
+        names,
+        np.asarray(table.getIndependentColumn(), dtype=np.float64),
+        flat.reshape(len(flat), len(names), 3),
+        float(meta("DataRate", "nan")),
+        meta("Units", ""),
+    )
+
+
+def write_mot(path: str | Path, names: list[str], values: np.ndarray, rate_hz: float) -> Path:
+    """Coordinates (T, Q), rotations in degrees and translations in metres -> an OpenSim motion file
+    (``inDegrees=yes``), as OpenSim's inverse kinematics writes them."""
+    osim = _osim()
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(names):
+        raise ShapeError(f"values must have shape (T, {len(names)}), got {values.shape}")
+    table = osim.TimeSeriesTable()
+    table.setColumnLabels(list(names))
+    for time, row in zip(_times(len(values), rate_hz), values, strict=True):
+        table.appendRow(float(time), osim.RowVector([float(v) for v in row]))
+    table.addTableMetaDataString("inDegrees", "yes")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        osim.STOFileAdapter().write(table, str(tmp))
+    return path
+
+
+def read_mot(path: str | Path) -> MotionTable:
+    """An OpenSim motion or storage file (MOT/STO, any version OpenSim reads)."""
+    osim = _osim()
+    path = Path(path)
+    try:
+        storage = osim.Storage(str(path))
+    except RuntimeError as e:
+        raise BadArrayError(path, f"OpenSim cannot read it as a motion file ({e})") from e
+    labels = storage.getColumnLabels()
+    names = tuple(labels.get(i) for i in range(1, labels.getSize()))  # the first is "time"
+    times, rows = osim.ArrayDouble(), []
+    storage.getTimeColumn(times)
+    for i in range(storage.getSize()):
+        data = storage.getStateVector(i).getData()
+        rows.append([data.get(j) for j in range(data.getSize())])
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+    return MotionTable(
+        names, np.array([times.get(i) for i in range(times.getSize())]), values, bool(storage.isInDegrees())
+    )
