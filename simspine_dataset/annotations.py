@@ -209,8 +209,17 @@ def _load(ref: TrialRef) -> Trial:
             raise BadArrayError(mot, f"holds {len(kinematics)} frames, its TRC {len(table.points)}")
     else:
         log.info("%s: no %s: no kinematics", ref.path, mot.relative_to(root))
-    log.debug("%s: header units %r (the unit is decided from the data)", ref.path, table.header_units)
-    return Trial(ref.subject, ref.name, table.names, table.points, "opensim", names, kinematics, ref.path)
+    return Trial(
+        ref.subject,
+        ref.name,
+        table.names,
+        table.points,
+        "opensim",
+        names,
+        kinematics,
+        ref.path,
+        table.header_units,
+    )
 
 
 def _degrees(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -236,6 +245,15 @@ def length_unit_mm(points: np.ndarray, source: str | Path) -> float:
 def _to_world_mm(trial: Trial) -> np.ndarray:
     """(T, K, 3) in the file's axes and unit -> Human3.6M world mm."""
     scale = length_unit_mm(trial.markers, trial.source)
+    unit = "m" if scale == MM_PER_M else "mm"
+    if trial.header_units and trial.header_units != unit:
+        log.warning(
+            "%s: its header says %r, its data are in %s: read as %s",
+            trial.source,
+            trial.header_units,
+            unit,
+            unit,
+        )
     log.info(
         "%s %s %s: marker unit decided from the data: %s",
         trial.source,
@@ -304,9 +322,11 @@ def _rmse(ref: TrialRef, trial: Trial, n: int) -> np.ndarray:
     return out
 
 
-def match(annotations: Annotations, keys: list[tuple[str, str]]) -> tuple[list[int], list[str]]:
+def match(
+    annotations: Annotations, keys: list[tuple[str, str]], quiet: bool = False
+) -> tuple[list[int], list[str]]:
     """Which capture sequences ((subject, sequence) pairs) the annotations have: their indices,
-    and the annotation trials no sequence of the capture matches (both logged)."""
+    and the annotation trials no sequence of the capture matches (both logged unless ``quiet``)."""
     wanted = {}
     for i, (subject, sequence) in enumerate(keys):
         try:
@@ -315,11 +335,11 @@ def match(annotations: Annotations, keys: list[tuple[str, str]]) -> tuple[list[i
             continue
     found = [i for key, i in wanted.items() if key in annotations.trials]
     for key, i in wanted.items():
-        if key not in annotations.trials:
+        if key not in annotations.trials and not quiet:
             log.warning(
                 "%s %s: not in the annotations (%s): left out of the build", *keys[i], annotations.root
             )
     extra = [f"{ref.subject} {ref.name}" for key, ref in annotations.trials.items() if key not in wanted]
-    if extra:
+    if extra and not quiet:
         log.warning("%s: %d trial(s) not in the capture: %s", annotations.root, len(extra), ", ".join(extra))
     return sorted(found), extra

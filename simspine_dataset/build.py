@@ -548,7 +548,7 @@ def _annotations_report(capture: Capture, config: BuildConfig) -> dict | None:
 
     annotations = open_annotations(config.annotations)
     keys = [(r.subject, r.sequence) for r in capture.sequences]
-    found, extra = match(annotations, keys)
+    found, extra = match(annotations, keys, quiet=True)  # plan() logged them
     return {
         "source": str(annotations.root),
         "sequences_without_annotations": [

@@ -93,12 +93,15 @@ def read_build(out: Path, n_kinematics: int) -> tuple[list[ExportedSequence], di
     parts: dict[tuple, list] = {}
     chosen: dict[tuple, str] = {}  # the camera whose rows stand for a sequence's frames
     cameras: dict[str, dict[str, Camera]] = {}
+    from datasets import Features
+
+    from simspine_dataset.loader import column_to_numpy
+
     for table in _tables(out):
-        n = len(table)
-        column = {c: table.column(c).to_numpy(zero_copy_only=False) for c in _COLUMNS[:5]}
-        world = table.column("keypoints_3d_world_mm").combine_chunks().flatten().flatten().to_numpy()
-        kinematics = table.column("kinematics").combine_chunks().flatten().to_numpy()
-        world, kinematics = world.reshape(n, sk.NUM_KEYPOINTS, 3), kinematics.reshape(n, n_kinematics)
+        features = Features.from_arrow_schema(table.schema)
+        column = {c: column_to_numpy(table.column(c), features[c]) for c in _COLUMNS[:7]}
+        world = column["keypoints_3d_world_mm"]
+        kinematics = column["kinematics"].astype(np.float64).reshape(len(table), n_kinematics)
         keys = np.char.add(
             np.char.add(column["subject"].astype(str), "|" + column["action"].astype(str)),
             "|" + column["subaction"].astype(str),

@@ -118,7 +118,7 @@ class BatchLoader(IterableDataset):
         """The columns of the blocks at ``starts``, as numpy arrays in the dataset's shapes."""
         parts = [self.table.slice(int(s), self.block_rows) for s in starts]
         return {
-            name: np.concatenate([_to_numpy(p.column(name), self.features[name]) for p in parts])
+            name: np.concatenate([column_to_numpy(p.column(name), self.features[name]) for p in parts])
             for name in self.columns
         }
 
@@ -142,7 +142,7 @@ def _length(rows: dict[str, np.ndarray]) -> int:
     return len(next(iter(rows.values())))
 
 
-def _to_numpy(column, feature) -> np.ndarray:
+def column_to_numpy(column, feature) -> np.ndarray:
     """One column (a pyarrow ChunkedArray) -> numpy of the feature's shape: (n, *shape)."""
     import pyarrow as pa
     from datasets import Array2D, Image, List, Value

@@ -522,6 +522,7 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None
     for name, value in (
         ("detections", "/data/spinepose"),
         ("model", "user.json"),
+        ("annotations", "/data/SIMSPINE"),
         ("test_subjects", ("S9",)),
     ):
         assert _changed(base, (name,), value).digest() != base.digest(), name

@@ -35,6 +35,7 @@ class Trial:
     kinematic_names: tuple[str, ...] = ()
     kinematics: np.ndarray | None = None
     source: Path = Path()
+    header_units: str = ""  # what the file says its length unit is ("" when it says nothing)
 
     def __post_init__(self) -> None:
         if self.markers.ndim != 3 or self.markers.shape[1:] != (len(self.marker_names), 3):

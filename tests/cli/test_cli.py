@@ -38,7 +38,17 @@ def test_help_lists_every_subcommand() -> None:
         text=True,
         check=True,
     ).stdout
-    for name in ("demo", "capture-demo", "detect", "build", "card", "validate", "publish", "inspect"):
+    for name in (
+        "demo",
+        "capture-demo",
+        "detect",
+        "build",
+        "export",
+        "card",
+        "validate",
+        "publish",
+        "inspect",
+    ):
         assert name in out
 
 
@@ -65,6 +75,7 @@ def test_expected_errors_are_one_line_with_a_hint(tmp_path, capsys) -> None:
         ("build", str(tmp_path / "missing"), "out"): "missing: no such folder",
         ("build", str(tmp_path / "raw"), "out"): "metadata.xml not found (RAW must be a Human3.6M-layout",
         ("validate", str(tmp_path / "nobuild")): "nobuild: not a build folder",
+        ("export", str(tmp_path / "nobuild"), str(tmp_path / "dest")): "nobuild: not a finished build",
         ("build", str(tmp_path / "raw"), "out", "--config", str(tmp_path / "bad.toml")): "ik.solver",
     }
     for argv, expected in cases.items():

@@ -10,6 +10,7 @@ from fixtures import random_joints, reference_cameras
 from simspine_dataset.errors import ShapeError
 from simspine_dataset.geometry.camera import (
     Camera,
+    opencv_distortion,
     project,
     projection_matrix,
     stack_cameras,
@@ -123,3 +124,45 @@ def test_wrong_shapes_raise() -> None:
         Camera("x", np.ones(9), np.eye(2), np.zeros(3), 10, 10)
     with pytest.raises(ValueError, match="orthonormal"):
         Camera("x", np.ones(9), 2 * np.eye(3), np.zeros(3), 10, 10)
+
+
+@pytest.mark.parametrize("camera", CAMERAS, ids=lambda c: c.id)
+def test_the_opencv_lens_fit_stays_within_half_a_pixel_of_the_human36m_lens(camera: Camera) -> None:
+    """The Pose2Sim export's lens (OpenCV's 4 terms) against the Human3.6M model, over the whole
+    image, measured with OpenCV's own projectPoints; copying the terms as they are is far worse."""
+    from simspine_dataset.geometry.camera import intrinsic_matrix
+
+    width, height = camera.image_size
+    u, v = np.meshgrid(np.linspace(0, width - 1, 50), np.linspace(0, height - 1, 50))
+    normalized = undistort(np.stack([u.ravel(), v.ravel()], axis=-1), camera.intrinsics)
+    points = np.concatenate([normalized, np.ones((len(normalized), 1))], axis=-1) * 4000.0
+    ours = project(points, camera.intrinsics)
+    K = intrinsic_matrix(camera.intrinsics)
+
+    def opencv(distortion: np.ndarray) -> np.ndarray:
+        pixels, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), K, distortion)
+        return np.linalg.norm(pixels[:, 0] - ours, axis=-1)
+
+    fitted = opencv(opencv_distortion(camera.intrinsics, camera.image_size))
+    copied = opencv(camera.intrinsics[[4, 5, 7, 8]])
+    assert fitted.max() < 0.5 and np.median(fitted) < 0.1
+    assert fitted.max() < copied.max() / 2
+
+
+def test_the_pose2sim_calibration_round_trips_and_projects_like_opencv(tmp_path) -> None:
+    from simspine_dataset.geometry.camera import to_opencv
+    from simspine_dataset.io.pose2sim_calib import read_calibration, write_calibration
+
+    written = [to_opencv(c) for c in CAMERAS]
+    read = read_calibration(write_calibration(tmp_path / "Calib_S1.toml", written))
+    assert [c.name for c in read] == [f"cam_{c.id}" for c in CAMERAS]
+    points_m = random_joints(3, seed=4).reshape(-1, 3) / 1000.0
+    for camera, theirs in zip(CAMERAS, read, strict=True):
+        for field in ("matrix", "distortions", "rotation_rodrigues", "translation_m"):
+            np.testing.assert_array_equal(
+                getattr(theirs, field), getattr(written[CAMERAS.index(camera)], field)
+            )
+        pixels, _ = cv2.projectPoints(
+            points_m, theirs.rotation_rodrigues, theirs.translation_m, theirs.matrix, theirs.distortions
+        )
+        assert np.abs(pixels[:, 0] - camera.project(points_m * 1000.0)).max() < 0.5
