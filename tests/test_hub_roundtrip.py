@@ -67,9 +67,9 @@ repo, folder = sys.argv[1], sys.argv[2]
 out = {}  # rows compared by repr: NaN (a build without detections) equals NaN
 for config in ("default", "frames"):
     hub, local = load_dataset(repo, config), load_dataset(folder, config)
-    out[config] = {split: [hub[split].num_rows, hub[split].features == local[split].features
-                           and repr(hub[split].data.table.to_pylist()) == repr(local[split].data.table.to_pylist())]
-                   for split in local}
+    same = lambda split: (hub[split].features == local[split].features
+                          and repr(hub[split].data.table.to_pylist()) == repr(local[split].data.table.to_pylist()))
+    out[config] = {split: [hub[split].num_rows, same(split)] for split in local}
 stream = load_dataset(repo, split="test", streaming=True)
 local = load_dataset(folder, split="test")
 rows = list(stream)
@@ -137,7 +137,7 @@ def test_the_baselines_evaluate_the_repo_id_like_the_local_folder(hub, tmp_path)
 
 def test_gated_and_private_repos_need_a_token_and_say_so(hub) -> None:
     stub, _, root = hub
-    load = "import sys; from datasets import load_dataset; print(load_dataset(sys.argv[1], split='test').num_rows)"
+    load = "import sys; from datasets import load_dataset; print(load_dataset(sys.argv[1], split='test'))"
     gated = _run(stub, root, ["-c", load, REPO], token=None)
     assert gated.returncode != 0 and "gated" in gated.stderr and "authenticated" in gated.stderr
     private = _run(stub, root, ["-c", load, PRIVATE], token=None)
