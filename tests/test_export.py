@@ -215,3 +215,16 @@ def test_the_length_unit_is_decided_from_the_data_and_a_wrong_one_is_named(tmp_p
     assert length_unit_mm(body * 1000, "x.trc") == 1.0
     with pytest.raises(BadArrayError, match=r"x\.trc.*spans 50"):
         length_unit_mm(body / 1.7 * 50, tmp_path / "x.trc")
+
+
+def test_a_broken_release_file_fails_its_sequence_only_and_names_the_file(built, tmp_path) -> None:
+    raw, _, release = built
+    broken = tmp_path / "release"
+    shutil.copytree(release, broken)
+    trc = broken / "positions" / "S1" / "S1_Walking 1.trc"
+    trc.write_text(trc.read_text()[:300])  # cut inside the header
+    report = build(raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(broken)))
+    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    assert [(e["subject"], e["sequence"]) for e in failed] == [("S1", "Walking 1")]
+    assert str(trc) in failed[0]["error"] and "column labels" in failed[0]["error"]
+    assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
