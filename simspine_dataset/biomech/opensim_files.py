@@ -52,8 +52,12 @@ def _name_in_header(path: Path, name: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def _times(n_frames: int, rate_hz: float) -> np.ndarray:
-    return np.arange(n_frames) / rate_hz
+def _table(osim, values: np.ndarray, labels: list[str], rate_hz: float):
+    """An OpenSim TimeSeriesTable from (T, N) values in one call (no per-value Python: ~20,000
+    frames/s for 37 markers against ~700 building Vec3 rows one by one)."""
+    times = osim.StdVectorDouble([float(t) for t in np.arange(len(values)) / rate_hz])
+    matrix = osim.Matrix.createFromMat(np.ascontiguousarray(values, dtype=np.float64))
+    return osim.TimeSeriesTable(times, matrix, osim.StdVectorString(labels))
 
 
 def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, rate_hz: float) -> Path:
@@ -62,13 +66,8 @@ def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, 
     points = np.asarray(points_opensim_m, dtype=np.float64)
     if points.ndim != 3 or points.shape[1:] != (len(names), 3):
         raise ShapeError(f"points_opensim_m must have shape (T, {len(names)}, 3), got {points.shape}")
-    table = osim.TimeSeriesTableVec3()
-    table.setColumnLabels(list(names))
-    for t, time in enumerate(_times(len(points), rate_hz)):
-        row = osim.RowVectorVec3(len(names))
-        for k, (x, y, z) in enumerate(points[t]):
-            row[k] = osim.Vec3(float(x), float(y), float(z))
-        table.appendRow(float(time), row)
+    labels = [f"{name}_{axis}" for name in names for axis in (1, 2, 3)]
+    table = _table(osim, points.reshape(len(points), -1), labels, rate_hz).packVec3()
     for key, value in (("DataRate", rate_hz), ("CameraRate", rate_hz), ("OrigDataRate", rate_hz)):
         table.addTableMetaDataString(key, f"{value:g}")
     table.addTableMetaDataString("Units", "m")
@@ -111,10 +110,7 @@ def write_mot(path: str | Path, names: list[str], values: np.ndarray, rate_hz: f
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != len(names):
         raise ShapeError(f"values must have shape (T, {len(names)}), got {values.shape}")
-    table = osim.TimeSeriesTable()
-    table.setColumnLabels(list(names))
-    for time, row in zip(_times(len(values), rate_hz), values, strict=True):
-        table.appendRow(float(time), osim.RowVector([float(v) for v in row]))
+    table = _table(osim, values, list(names), rate_hz)
     table.addTableMetaDataString("inDegrees", "yes")
     path = Path(path)
     with atomic_path(path) as tmp:
