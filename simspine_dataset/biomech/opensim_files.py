@@ -78,14 +78,18 @@ def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, 
     return path
 
 
+def _open(path: Path, reader, what: str):
+    """``reader(path)``, OpenSim's exception turned into one naming the file."""
+    try:
+        return reader(str(path))
+    except RuntimeError as e:
+        raise BadArrayError(path, f"OpenSim cannot read it as {what} ({e})") from e
+
+
 def read_trc(path: str | Path) -> MarkerTable:
     """A TRC file's markers, by name, as its numbers stand (no unit conversion)."""
-    osim = _osim()
     path = Path(path)
-    try:
-        table = osim.TimeSeriesTableVec3(str(path))
-    except RuntimeError as e:
-        raise BadArrayError(path, f"OpenSim cannot read it as a TRC file ({e})") from e
+    table = _open(path, _osim().TimeSeriesTableVec3, "a TRC file")
     names = tuple(table.getColumnLabels())
     flattened = table.flatten()  # kept alive: its matrix is a view into it
     flat = flattened.getMatrix().to_numpy() if table.getNumRows() else np.zeros((0, 3 * len(names)))
@@ -122,10 +126,7 @@ def read_mot(path: str | Path) -> MotionTable:
     """An OpenSim motion or storage file (MOT/STO, any version OpenSim reads)."""
     osim = _osim()
     path = Path(path)
-    try:
-        storage = osim.Storage(str(path))
-    except RuntimeError as e:
-        raise BadArrayError(path, f"OpenSim cannot read it as a motion file ({e})") from e
+    storage = _open(path, osim.Storage, "a motion file")
     labels = storage.getColumnLabels()
     names = tuple(labels.get(i) for i in range(1, labels.getSize()))  # the first is "time"
     times, rows = osim.ArrayDouble(), []
