@@ -9,6 +9,8 @@ from __future__ import annotations
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
+from simspine_dataset.h36m import FPS_HZ
+
 IK_SOLVERS = ("batched", "opensim")
 IK_WEIGHTS = ("measured", "configured")
 SPINES = ("articulated", "rigid")
@@ -128,7 +130,7 @@ class FilterConfig:
     method: str = "adaptive"
     cutoff_hz: float = 5.0
     order: int = 2  # effective order after forward-backward filtering (Pose2Sim's convention)
-    fps_hz: float = 50.0
+    fps_hz: float = FPS_HZ
 
     def __post_init__(self) -> None:
         require(self.space in FILTER_SPACES, "filter.space", self.space, " | ".join(FILTER_SPACES))

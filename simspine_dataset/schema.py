@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.skeleton import NUM_KEYPOINTS
 
 K = NUM_KEYPOINTS
@@ -27,8 +28,8 @@ DEFAULT_COLUMNS: tuple[Column, ...] = (
     Column("action", "string", "one of the 15 canonical actions"),
     Column("subaction", "int8", "1 or 2"),
     Column("camera", "string", 'camera id, e.g. "54138969"'),
-    Column("frame", "int32", "0-based mocap frame at 50 Hz"),
-    Column("timestamp_s", "float32", "frame / 50"),
+    Column("frame", "int32", f"0-based mocap frame at {FPS_HZ:g} Hz"),
+    Column("timestamp_s", "float32", f"frame / {FPS_HZ:g}"),
     Column("keypoints_3d_world_mm", f"Array2D(({K}, 3), float32)", "Human3.6M world frame (Z up), mm"),
     Column(
         "keypoints_3d_camera_mm",

@@ -26,6 +26,7 @@ import numpy as np
 
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.errors import ShapeError
+from simspine_dataset.h36m import FPS_HZ
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class MarkerObservations:
     names: tuple[str, ...]
     positions_m: np.ndarray
     weights: np.ndarray
-    fps_hz: float = 50.0
+    fps_hz: float = FPS_HZ
 
     def __post_init__(self) -> None:
         T, K = self.positions_m.shape[:2]
@@ -58,7 +59,7 @@ class MarkerObservations:
         names: Sequence[str],
         positions_m: np.ndarray,
         weights: Sequence[float],
-        fps_hz: float = 50.0,
+        fps_hz: float = FPS_HZ,
     ) -> MarkerObservations:
         w = np.broadcast_to(np.asarray(weights, float), positions_m.shape[:2]).copy()
         return cls(tuple(names), np.asarray(positions_m, float), w, fps_hz)

@@ -17,6 +17,7 @@ from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.config import IKConfig
 from simspine_dataset.errors import ShapeError
 from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
+from simspine_dataset.h36m import FPS_HZ
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def ik_observations(
     joints_world_mm: np.ndarray,
     config: IKConfig = IKConfig(),
     pseudo: PseudoMarkers | None = None,
-    fps_hz: float = 50.0,
+    fps_hz: float = FPS_HZ,
 ) -> MarkerObservations:
     """Mocap joints (T, 32, 3) world mm, plus optional pseudo-markers -> IK observations."""
     joints = np.asarray(joints_world_mm, dtype=float)

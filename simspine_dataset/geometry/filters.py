@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from simspine_dataset.errors import ShapeError
+from simspine_dataset.h36m import FPS_HZ
 
 
 def _design(cutoff_hz: float, fps_hz: float, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -24,7 +25,7 @@ def _design(cutoff_hz: float, fps_hz: float, order: int) -> tuple[np.ndarray, np
     return butter(order // 2, cutoff_hz / (fps_hz / 2.0), btype="low")
 
 
-def lowpass(signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = 50.0, order: int = 2) -> np.ndarray:
+def lowpass(signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = FPS_HZ, order: int = 2) -> np.ndarray:
     """Filter along axis 0 (time). (T, ...) -> (T, ...); NaN gaps preserved, short runs raw."""
     from scipy.signal import filtfilt
 
@@ -54,7 +55,7 @@ def _band_fraction(b: np.ndarray, a: np.ndarray) -> float:
     return float(np.mean(np.abs(h) ** 4))
 
 
-def white_noise_std(signal: np.ndarray, fps_hz: float = 50.0) -> np.ndarray:
+def white_noise_std(signal: np.ndarray, fps_hz: float = FPS_HZ) -> np.ndarray:
     """The standard deviation of white noise on each column of ``signal`` (T, ...) -> (...),
     estimated from its upper half-band (above fps / 4, 12.5 Hz at 50 Hz, where human motion has
     next to no power): a zero-phase Butterworth high-pass (effective order 8), the robust spread
@@ -81,7 +82,7 @@ def white_noise_std(signal: np.ndarray, fps_hz: float = 50.0) -> np.ndarray:
     return out.reshape(x.shape[1:])
 
 
-def lowpass_noise_share(cutoff_hz: float = 5.0, fps_hz: float = 50.0, order: int = 2) -> float:
+def lowpass_noise_share(cutoff_hz: float = 5.0, fps_hz: float = FPS_HZ, order: int = 2) -> float:
     """The share of white noise's variance that ``lowpass`` with these settings lets through."""
     return _band_fraction(*_design(cutoff_hz, fps_hz, order))
 
@@ -120,7 +121,7 @@ def acceleration_variance(
     return np.maximum(total - LOW_BAND_LEAK * noise_var, floor_fraction * total)
 
 
-def smooth_adaptive(signal: np.ndarray, fps_hz: float = 50.0) -> np.ndarray:
+def smooth_adaptive(signal: np.ndarray, fps_hz: float = FPS_HZ) -> np.ndarray:
     """Each column of ``signal`` (T, ...) smoothed by the maximum a posteriori estimate under
     white measurement noise and white acceleration (a Whittaker smoother with a second-difference
     penalty), both variances measured on the column itself: the noise above fps / 4

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from simspine_dataset.errors import BadArrayError, MissingFileError, ShapeError
+from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.io.atomic import atomic_path
 
 Axes = Literal["opensim", "h36m"]  # OpenSim (Y up) or Human3.6M world (Z up)
@@ -86,7 +87,7 @@ def write_h5(
             group["kinematics"] = (
                 trial.kinematics if trial.kinematics is not None else np.zeros((len(trial.markers), 0))
             ).astype(np.float64)
-            group["timestamps"] = np.arange(len(trial.markers)) / 50.0
+            group["timestamps"] = np.arange(len(trial.markers)) / FPS_HZ
     return path
 
 

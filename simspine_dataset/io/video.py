@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset.errors import CorruptVideoError, MissingFileError
+from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.io.atomic import atomic_path
 
 _SEEK_AHEAD_FRAMES = 100  # seek instead of decoding forward when the next wanted frame is further
@@ -158,7 +159,7 @@ def _yuv420_frame(rgb: np.ndarray):  # -> av.VideoFrame
     return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps_hz: float = 50.0, crf: int = 23) -> int:
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps_hz: float = FPS_HZ, crf: int = 23) -> int:
     """Encode RGB frames (H, W, 3) uint8, even sizes, as H.264 mp4 (yuv420p), atomically; returns
     the number of frames written."""
     import av

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from simspine_dataset.biomech.model_table import ModelSpec
+from simspine_dataset.h36m import FPS_HZ
 
 Tracks = dict[str, np.ndarray]
 
@@ -306,7 +307,7 @@ def action_motion(
     subaction: int,
     n_frames: int,
     rng: np.random.Generator,
-    fps_hz: float = 50.0,
+    fps_hz: float = FPS_HZ,
 ) -> np.ndarray:
     """(T, Q) coordinates (table units) of one take; ``pelvis_ty`` = 0 (feet placed later)."""
     if action not in ACTION_MOTIONS:
