@@ -10,6 +10,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 from simspine_dataset.h36m import FPS_HZ
+from simspine_dataset.skeleton import J
 
 IK_SOLVERS = ("batched", "opensim")
 IK_WEIGHTS = ("measured", "configured")
@@ -29,8 +30,10 @@ def require(ok: bool, setting: str, value: object, allowed: str) -> None:
 # wrists, knees, ankles and toes 1; thorax (Neck) and mid-back (Spine_04's seed) 0.5; head top
 # 0.3; nose, a face point, 0.1). Duplicates of other joints (11, 16, 24) and hand ends are unused.
 H36M_IK_WEIGHTS: dict[int, float] = {
-    0: 1.0, 1: 2.0, 6: 2.0, 2: 1.0, 7: 1.0, 3: 1.0, 8: 1.0, 4: 1.0, 9: 1.0,
-    12: 0.5, 13: 0.5, 14: 0.1, 15: 0.3, 17: 2.0, 25: 2.0, 18: 1.0, 26: 1.0, 19: 1.0, 27: 1.0,
+    J.HIPS: 1.0, J.RIGHT_UP_LEG: 2.0, J.LEFT_UP_LEG: 2.0, J.RIGHT_LEG: 1.0, J.LEFT_LEG: 1.0,
+    J.RIGHT_FOOT: 1.0, J.LEFT_FOOT: 1.0, J.RIGHT_TOE_BASE: 1.0, J.LEFT_TOE_BASE: 1.0,
+    J.SPINE1: 0.5, J.NECK: 0.5, J.HEAD: 0.1, J.HEAD_END: 0.3, J.LEFT_ARM: 2.0, J.RIGHT_ARM: 2.0,
+    J.LEFT_FORE_ARM: 1.0, J.RIGHT_FORE_ARM: 1.0, J.LEFT_HAND: 1.0, J.RIGHT_HAND: 1.0,
 }  # fmt: skip
 
 # Triangulated keypoints used as IK pseudo-markers (multiplied by the triangulation confidence).

@@ -13,10 +13,51 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
 from simspine_dataset.io.atomic import write_text_atomic
+
+
+class J(IntEnum):
+    """The 32 joints of Human3.6M's Pose arrays, by index. Names follow Human3.6M's, made unique:
+    its "Site" end points are named ``..._END`` after their parent (``HEAD`` is the nose,
+    ``HEAD_END`` the head top)."""
+
+    HIPS = 0
+    RIGHT_UP_LEG = 1
+    RIGHT_LEG = 2
+    RIGHT_FOOT = 3
+    RIGHT_TOE_BASE = 4
+    RIGHT_TOE_END = 5
+    LEFT_UP_LEG = 6
+    LEFT_LEG = 7
+    LEFT_FOOT = 8
+    LEFT_TOE_BASE = 9
+    LEFT_TOE_END = 10
+    SPINE = 11
+    SPINE1 = 12
+    NECK = 13
+    HEAD = 14
+    HEAD_END = 15
+    LEFT_SHOULDER = 16
+    LEFT_ARM = 17
+    LEFT_FORE_ARM = 18
+    LEFT_HAND = 19
+    LEFT_HAND_THUMB = 20
+    LEFT_THUMB_END = 21
+    LEFT_WRIST_END = 22
+    LEFT_WRIST_END_SITE = 23
+    RIGHT_SHOULDER = 24
+    RIGHT_ARM = 25
+    RIGHT_FORE_ARM = 26
+    RIGHT_HAND = 27
+    RIGHT_HAND_THUMB = 28
+    RIGHT_THUMB_END = 29
+    RIGHT_WRIST_END = 30
+    RIGHT_WRIST_END_SITE = 31
+
 
 Source = Literal["mocap", "simulated", "blended", "triangulated", "geometric"]
 SpineLevel = Literal["lumbar", "thoracic", "cervical"]
@@ -66,17 +107,17 @@ def _kp(
 # fmt: off
 #   name          parent         mirror         SpineTrack (name, idx)     sigma  meaning                    source
 KEYPOINTS: tuple[Keypoint, ...] = (
-    _kp("Hip",         None,          None,          ("hip", 19),               0.07,  "sacrum midpoint (root)",  "mocap",     spine=True, h36m=0),
+    _kp("Hip",         None,          None,          ("hip", 19),               0.07,  "sacrum midpoint (root)",  "mocap",     spine=True, h36m=J.HIPS),
     _kp("Spine_01",    "Hip",         None,          ("spine_01", 26),          0.10,  "L5",                      "simulated", spine=True, level="lumbar"),
     _kp("Spine_02",    "Spine_01",    None,          ("spine_02", 27),          0.10,  "L3",                      "simulated", spine=True, level="lumbar"),
     _kp("Spine_03",    "Spine_02",    None,          ("spine_03", 28),          0.10,  "T12/L1",                  "simulated", spine=True, level="lumbar"),
-    _kp("Spine_04",    "Spine_03",    None,          ("spine_04", 29),          0.08,  "T8",                      "simulated", spine=True, level="thoracic", h36m=12),
+    _kp("Spine_04",    "Spine_03",    None,          ("spine_04", 29),          0.08,  "T8",                      "simulated", spine=True, level="thoracic", h36m=J.SPINE1),
     _kp("Spine_05",    "Spine_04",    None,          ("spine_05", 30),          0.08,  "T3",                      "simulated", spine=True, level="thoracic"),
-    _kp("Neck",        "Spine_05",    None,          ("neck", 18),              0.04,  "neck base, C7",           "simulated", spine=True, level="cervical", h36m=13),
+    _kp("Neck",        "Spine_05",    None,          ("neck", 18),              0.04,  "neck base, C7",           "simulated", spine=True, level="cervical", h36m=J.NECK),
     _kp("Neck_02",     "Neck",        None,          ("neck_02", 35),           0.07,  "C3/C4",                   "simulated", spine=True, level="cervical"),
     _kp("Neck_03",     "Neck_02",     None,          ("neck_03", 36),           0.06,  "C1",                      "simulated", spine=True, level="cervical"),
     _kp("Head",        "Neck_03",     None,          ("head", 17),              0.026, "head top",                "simulated", spine=True),
-    _kp("Nose",        "Head",        None,          ("nose", 0),               0.026, "nose",                    "mocap",     spine=True, h36m=14),
+    _kp("Nose",        "Head",        None,          ("nose", 0),               0.026, "nose",                    "mocap",     spine=True, h36m=J.HEAD),
     _kp("REye",        "Nose",        "LEye",        ("right_eye", 2),          0.025, "face pseudo-label",       "triangulated"),
     _kp("LEye",        "Nose",        "REye",        ("left_eye", 1),           0.025, "face pseudo-label",       "triangulated"),
     _kp("REar",        "REye",        "LEar",        ("right_ear", 4),          0.035, "face pseudo-label",       "triangulated"),
@@ -84,22 +125,22 @@ KEYPOINTS: tuple[Keypoint, ...] = (
     _kp("RLatissimus", "Spine_04",    "LLatissimus", ("right_latissimus", 32),  0.12,  "shoulder blade",          "simulated", spine=True),
     _kp("LLatissimus", "Spine_04",    "RLatissimus", ("left_latissimus", 31),   0.12,  "shoulder blade",          "simulated", spine=True),
     _kp("RClavicle",   "Spine_05",    "LClavicle",   ("right_clavicle", 34),    0.07,  "clavicle",                "simulated", spine=True),
-    _kp("RShoulder",   "RClavicle",   "LShoulder",   ("right_shoulder", 6),     0.079, "limb",                    "mocap",     h36m=25),
-    _kp("RElbow",      "RShoulder",   "LElbow",      ("right_elbow", 8),        0.072, "limb",                    "mocap",     h36m=26),
-    _kp("RWrist",      "RElbow",      "LWrist",      ("right_wrist", 10),       0.062, "limb",                    "mocap",     h36m=27),
+    _kp("RShoulder",   "RClavicle",   "LShoulder",   ("right_shoulder", 6),     0.079, "limb",                    "mocap",     h36m=J.RIGHT_ARM),
+    _kp("RElbow",      "RShoulder",   "LElbow",      ("right_elbow", 8),        0.072, "limb",                    "mocap",     h36m=J.RIGHT_FORE_ARM),
+    _kp("RWrist",      "RElbow",      "LWrist",      ("right_wrist", 10),       0.062, "limb",                    "mocap",     h36m=J.RIGHT_HAND),
     _kp("LClavicle",   "Spine_05",    "RClavicle",   ("left_clavicle", 33),     0.07,  "clavicle",                "simulated", spine=True),
-    _kp("LShoulder",   "LClavicle",   "RShoulder",   ("left_shoulder", 5),      0.079, "limb",                    "mocap",     h36m=17),
-    _kp("LElbow",      "LShoulder",   "RElbow",      ("left_elbow", 7),         0.072, "limb",                    "mocap",     h36m=18),
-    _kp("LWrist",      "LElbow",      "RWrist",      ("left_wrist", 9),         0.062, "limb",                    "mocap",     h36m=19),
-    _kp("RHip",        "Hip",         "LHip",        ("right_hip", 12),         0.107, "limb",                    "mocap",     h36m=1),
-    _kp("RKnee",       "RHip",        "LKnee",       ("right_knee", 14),        0.087, "limb",                    "mocap",     h36m=2),
-    _kp("RAnkle",      "RKnee",       "LAnkle",      ("right_ankle", 16),       0.089, "limb",                    "mocap",     h36m=3),
+    _kp("LShoulder",   "LClavicle",   "RShoulder",   ("left_shoulder", 5),      0.079, "limb",                    "mocap",     h36m=J.LEFT_ARM),
+    _kp("LElbow",      "LShoulder",   "RElbow",      ("left_elbow", 7),         0.072, "limb",                    "mocap",     h36m=J.LEFT_FORE_ARM),
+    _kp("LWrist",      "LElbow",      "RWrist",      ("left_wrist", 9),         0.062, "limb",                    "mocap",     h36m=J.LEFT_HAND),
+    _kp("RHip",        "Hip",         "LHip",        ("right_hip", 12),         0.107, "limb",                    "mocap",     h36m=J.RIGHT_UP_LEG),
+    _kp("RKnee",       "RHip",        "LKnee",       ("right_knee", 14),        0.087, "limb",                    "mocap",     h36m=J.RIGHT_LEG),
+    _kp("RAnkle",      "RKnee",       "LAnkle",      ("right_ankle", 16),       0.089, "limb",                    "mocap",     h36m=J.RIGHT_FOOT),
     _kp("RBigToe",     "RAnkle",      "LBigToe",     ("right_big_toe", 21),     0.079, "foot pseudo-label",       "simulated"),
     _kp("RSmallToe",   "RAnkle",      "LSmallToe",   ("right_small_toe", 23),   0.079, "foot pseudo-label",       "simulated"),
     _kp("RHeel",       "RAnkle",      "LHeel",       ("right_heel", 25),        0.079, "foot pseudo-label",       "simulated"),
-    _kp("LHip",        "Hip",         "RHip",        ("left_hip", 11),          0.107, "limb",                    "mocap",     h36m=6),
-    _kp("LKnee",       "LHip",        "RKnee",       ("left_knee", 13),         0.087, "limb",                    "mocap",     h36m=7),
-    _kp("LAnkle",      "LKnee",       "RAnkle",      ("left_ankle", 15),        0.089, "limb",                    "mocap",     h36m=8),
+    _kp("LHip",        "Hip",         "RHip",        ("left_hip", 11),          0.107, "limb",                    "mocap",     h36m=J.LEFT_UP_LEG),
+    _kp("LKnee",       "LHip",        "RKnee",       ("left_knee", 13),         0.087, "limb",                    "mocap",     h36m=J.LEFT_LEG),
+    _kp("LAnkle",      "LKnee",       "RAnkle",      ("left_ankle", 15),        0.089, "limb",                    "mocap",     h36m=J.LEFT_FOOT),
     _kp("LBigToe",     "LAnkle",      "RBigToe",     ("left_big_toe", 20),      0.079, "foot pseudo-label",       "simulated"),
     _kp("LSmallToe",   "LAnkle",      "RSmallToe",   ("left_small_toe", 22),    0.079, "foot pseudo-label",       "simulated"),
     _kp("LHeel",       "LAnkle",      "RHeel",       ("left_heel", 24),         0.079, "foot pseudo-label",       "simulated"),
@@ -111,18 +152,25 @@ SPINE_SUBSET_NAMES: tuple[str, ...] = (
     "Neck_03", "Head", "Nose", "LClavicle", "RClavicle", "LLatissimus", "RLatissimus",
 )
 
-# Human3.6M 32-joint Pose arrays (D3_Positions, D2_Positions): name and parent index.
+# Human3.6M 32-joint Pose arrays (D3_Positions, D2_Positions): name and parent.
 H36M_JOINTS: tuple[tuple[str, int], ...] = (
-    ("Hips", -1), ("RightUpLeg", 0), ("RightLeg", 1), ("RightFoot", 2), ("RightToeBase", 3),
-    ("Site", 4), ("LeftUpLeg", 0), ("LeftLeg", 6), ("LeftFoot", 7), ("LeftToeBase", 8),
-    ("Site", 9), ("Spine", 0), ("Spine1", 11), ("Neck", 12), ("Head", 13), ("Site", 14),
-    ("LeftShoulder", 12), ("LeftArm", 16), ("LeftForeArm", 17), ("LeftHand", 18),
-    ("LeftHandThumb", 19), ("Site", 20), ("L_Wrist_End", 19), ("Site", 22),
-    ("RightShoulder", 12), ("RightArm", 24), ("RightForeArm", 25), ("RightHand", 26),
-    ("RightHandThumb", 27), ("Site", 28), ("R_Wrist_End", 27), ("Site", 30),
+    ("Hips", -1), ("RightUpLeg", J.HIPS), ("RightLeg", J.RIGHT_UP_LEG), ("RightFoot", J.RIGHT_LEG),
+    ("RightToeBase", J.RIGHT_FOOT), ("Site", J.RIGHT_TOE_BASE), ("LeftUpLeg", J.HIPS), ("LeftLeg", J.LEFT_UP_LEG),
+    ("LeftFoot", J.LEFT_LEG), ("LeftToeBase", J.LEFT_FOOT), ("Site", J.LEFT_TOE_BASE), ("Spine", J.HIPS),
+    ("Spine1", J.SPINE), ("Neck", J.SPINE1), ("Head", J.NECK), ("Site", J.HEAD),
+    ("LeftShoulder", J.SPINE1), ("LeftArm", J.LEFT_SHOULDER), ("LeftForeArm", J.LEFT_ARM),
+    ("LeftHand", J.LEFT_FORE_ARM), ("LeftHandThumb", J.LEFT_HAND), ("Site", J.LEFT_HAND_THUMB),
+    ("L_Wrist_End", J.LEFT_HAND), ("Site", J.LEFT_WRIST_END),
+    ("RightShoulder", J.SPINE1), ("RightArm", J.RIGHT_SHOULDER), ("RightForeArm", J.RIGHT_ARM),
+    ("RightHand", J.RIGHT_FORE_ARM), ("RightHandThumb", J.RIGHT_HAND), ("Site", J.RIGHT_HAND_THUMB),
+    ("R_Wrist_End", J.RIGHT_HAND), ("Site", J.RIGHT_WRIST_END),
 )
 # The common 17-joint subset (VideoPose3D / Martinez), as indices into the 32 joints.
-H36M_17_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+H36M_17_JOINTS: tuple[int, ...] = (
+    J.HIPS, J.RIGHT_UP_LEG, J.RIGHT_LEG, J.RIGHT_FOOT, J.LEFT_UP_LEG, J.LEFT_LEG, J.LEFT_FOOT, J.SPINE1,
+    J.NECK, J.HEAD, J.HEAD_END, J.LEFT_ARM, J.LEFT_FORE_ARM, J.LEFT_HAND, J.RIGHT_ARM, J.RIGHT_FORE_ARM,
+    J.RIGHT_HAND,
+)
 # fmt: on
 
 # ---------------------------------------------------------------------------------------------

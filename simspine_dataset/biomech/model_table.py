@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from simspine_dataset.skeleton import J
+
 Vec3 = tuple[float, float, float]
 Kind = Literal["rotation", "translation"]
 SpineMode = Literal["articulated", "rigid"]
@@ -367,19 +369,24 @@ def h36m_marker_name(joint_index: int) -> str:
 def _h36m_markers() -> list[Marker]:
     m, name = Marker, h36m_marker_name
     pelvis_centre = (-0.0707, -0.0661, 0.0)
-    thorax = _on_torso(name(13), (-0.02, 0.415, 0.0), "thorax_upper").location
+    thorax = _on_torso(name(J.NECK), (-0.02, 0.415, 0.0), "thorax_upper").location
     markers = [
-        m(name(0), "pelvis", pelvis_centre),
-        m(name(11), "pelvis", pelvis_centre),  # Human3.6M's "Spine" coincides with the root
-        _on_torso(name(12), (-0.035, 0.240, 0.0), "thorax_middle"),
-        m(name(13), "thorax_upper", thorax),
-        m(name(14), "head", (0.116266, 0.012610, 0.000153)),  # "Neck/Nose": the nose
-        m(name(15), "head", (0.015922, 0.164131, 0.0)),  # head top
-        m(name(16), "thorax_upper", thorax),  # LeftShoulder coincides with the thorax point
-        m(name(24), "thorax_upper", thorax),
+        m(name(J.HIPS), "pelvis", pelvis_centre),
+        m(name(J.SPINE), "pelvis", pelvis_centre),  # Human3.6M's "Spine" coincides with the root
+        _on_torso(name(J.SPINE1), (-0.035, 0.240, 0.0), "thorax_middle"),
+        m(name(J.NECK), "thorax_upper", thorax),
+        m(name(J.HEAD), "head", (0.116266, 0.012610, 0.000153)),  # "Neck/Nose": the nose
+        m(name(J.HEAD_END), "head", (0.015922, 0.164131, 0.0)),  # head top
+        m(name(J.LEFT_SHOULDER), "thorax_upper", thorax),  # the shoulders coincide with the thorax point
+        m(name(J.RIGHT_SHOULDER), "thorax_upper", thorax),
     ]
-    legs = {"r": (1, 2, 3, 4, 5), "l": (6, 7, 8, 9, 10)}
-    arms = {"l": (17, 18, 19, 20, 21, 22, 23), "r": (25, 26, 27, 28, 29, 30, 31)}
+    legs = {
+        "r": (J.RIGHT_UP_LEG, J.RIGHT_LEG, J.RIGHT_FOOT, J.RIGHT_TOE_BASE, J.RIGHT_TOE_END),
+        "l": (J.LEFT_UP_LEG, J.LEFT_LEG, J.LEFT_FOOT, J.LEFT_TOE_BASE, J.LEFT_TOE_END),
+    }
+    arms = {side: tuple(J[f"{prefix}_{part}"] for part in ("ARM", "FORE_ARM", "HAND", "HAND_THUMB", "THUMB_END",
+                                                            "WRIST_END", "WRIST_END_SITE"))
+            for side, prefix in (("r", "RIGHT"), ("l", "LEFT"))}  # fmt: skip
     for side, s in (("r", 1.0), ("l", -1.0)):
         up, leg, foot, toe, site = legs[side]
         markers += [

@@ -23,20 +23,23 @@ from simspine_dataset.biomech.ik import MarkerObservations, solve_ik
 from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
 from simspine_dataset.biomech.model_table import SEGMENTS, ModelSpec, h36m_marker_name
 from simspine_dataset.config import ScalingConfig
+from simspine_dataset.skeleton import J
 
 log = logging.getLogger(__name__)
 
 # Segment -> Human3.6M joint pairs whose distance measures it (joint indices of the 32).
 SEGMENT_PAIRS: dict[str, tuple[tuple[int, int], ...]] = {
-    "pelvis": ((1, 6),),  # hip centre to hip centre
-    "thigh": ((1, 2), (6, 7)),
-    "shank": ((2, 3), (7, 8)),
-    "foot": ((3, 4), (8, 9)),
-    "torso": ((25, 1), (17, 6), (25, 6), (17, 1)),  # shoulder-hip pairs
-    "head": ((14, 15), (13, 15)),  # nose to head top, thorax to head top
-    "arm": ((25, 26), (17, 18)),
-    "forearm": ((26, 27), (18, 19)),
-}
+    "pelvis": ((J.RIGHT_UP_LEG, J.LEFT_UP_LEG),),  # hip centre to hip centre
+    "thigh": ((J.RIGHT_UP_LEG, J.RIGHT_LEG), (J.LEFT_UP_LEG, J.LEFT_LEG)),
+    "shank": ((J.RIGHT_LEG, J.RIGHT_FOOT), (J.LEFT_LEG, J.LEFT_FOOT)),
+    "foot": ((J.RIGHT_FOOT, J.RIGHT_TOE_BASE), (J.LEFT_FOOT, J.LEFT_TOE_BASE)),
+    "torso": ((J.RIGHT_ARM, J.RIGHT_UP_LEG), (J.LEFT_ARM, J.LEFT_UP_LEG),  # shoulder-hip pairs
+              (J.RIGHT_ARM, J.LEFT_UP_LEG), (J.LEFT_ARM, J.RIGHT_UP_LEG)),
+    "head": ((J.HEAD, J.HEAD_END), (J.NECK, J.HEAD_END)),  # nose to head top, thorax to head top
+    "arm": ((J.RIGHT_ARM, J.RIGHT_FORE_ARM), (J.LEFT_ARM, J.LEFT_FORE_ARM)),
+    "forearm": ((J.RIGHT_FORE_ARM, J.RIGHT_HAND), (J.LEFT_FORE_ARM, J.LEFT_HAND)),
+}  # fmt: skip
+FOOT_JOINTS = (J.RIGHT_FOOT, J.RIGHT_TOE_BASE, J.RIGHT_TOE_END, J.LEFT_FOOT, J.LEFT_TOE_BASE, J.LEFT_TOE_END)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def _trimmed_mean(values: np.ndarray, trim_fraction: float) -> float:
 
 def distance_factors(model: KinematicModel, joints_m: np.ndarray, config: ScalingConfig) -> dict[str, float]:
     """Step 1: factors from marker-pair distances. ``joints_m`` (T, 32, 3) in OpenSim metres."""
-    generic = model.markers(model.default_q()[None], [h36m_marker_name(j) for j in range(32)])[0]
+    generic = model.markers(model.default_q()[None], [h36m_marker_name(j) for j in J])[0]
     quiet = _quiet_frames(joints_m, config.quiet_fraction)
     factors = {}
     for segment, pairs in SEGMENT_PAIRS.items():
@@ -161,8 +164,8 @@ def scale_subject(
 def _height_m(joints_m: np.ndarray) -> float:
     """Standing height: head top above the lowest foot point, 95th percentile over frames, plus
     ~2 cm of sole and scalp below and above the markers."""
-    top = joints_m[:, 15, 1]
-    floor = np.nanmin(joints_m[:, [3, 4, 5, 8, 9, 10], 1], axis=1)
+    top = joints_m[:, J.HEAD_END, 1]
+    floor = np.nanmin(joints_m[:, list(FOOT_JOINTS), 1], axis=1)
     return float(np.nanpercentile(top - floor, 95) + 0.02)
 
 

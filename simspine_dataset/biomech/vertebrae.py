@@ -65,10 +65,10 @@ def merge_keypoints(
 
 def _reanchor(keypoints: np.ndarray, joints_world_mm: np.ndarray) -> None:
     """Per frame, the similarity taking the simulated Hip->Neck onto the mocap pelvis->thorax
-    (Human3.6M joints 0 and 13), applied to the chain Hip..Neck_03 (in place)."""
+    (Human3.6M joints HIPS and NECK), applied to the chain Hip..Neck_03 (in place)."""
     chain = [sk.INDEX[n] for n in SPINE_CHAIN]
     hip, neck = keypoints[:, sk.INDEX["Hip"]], keypoints[:, sk.INDEX["Neck"]]
-    a, b = neck - hip, joints_world_mm[:, 13] - joints_world_mm[:, 0]
+    a, b = neck - hip, joints_world_mm[:, sk.J.NECK] - joints_world_mm[:, sk.J.HIPS]
     scale = np.linalg.norm(b, axis=-1) / np.linalg.norm(a, axis=-1)
     axis = np.cross(a, b)
     sin = np.linalg.norm(axis, axis=-1)
@@ -78,7 +78,7 @@ def _reanchor(keypoints: np.ndarray, joints_world_mm: np.ndarray) -> None:
 
     rot = Rotation.from_rotvec(axis * angle[:, None]).as_matrix()
     moved = np.einsum("tij,tkj->tki", rot, keypoints[:, chain] - hip[:, None]) * scale[:, None, None]
-    keypoints[:, chain] = joints_world_mm[:, None, 0] + moved
+    keypoints[:, chain] = joints_world_mm[:, None, sk.J.HIPS] + moved
 
 
 def _blend(keypoints: np.ndarray, pseudo: PseudoMarkers, weight: float, filter_config: FilterConfig) -> None:

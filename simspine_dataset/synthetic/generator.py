@@ -44,6 +44,7 @@ from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.io.h36m_layout import write_sequence
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
+from simspine_dataset.skeleton import J
 from simspine_dataset.synthetic.detector import DetectorNoise, facing_camera, simulate_detections
 from simspine_dataset.synthetic.motions import action_motion
 from simspine_dataset.synthetic.render import floor_background, render_frame
@@ -125,7 +126,7 @@ def simulate_take(subject: str, action: str, subaction: int, settings: CaptureSe
         settings.fps_hz,
     )
     q_si = model.to_si(q)
-    joints = opensim_m_to_world_mm(model.markers(q_si, [h36m_marker_name(j) for j in range(32)]))
+    joints = opensim_m_to_world_mm(model.markers(q_si, [h36m_marker_name(j) for j in J]))
     simulated = opensim_m_to_world_mm(model.markers(q_si, sk.NAMES))
     return q, joints, merge_keypoints(simulated, joints), factors, model.coordinate_names, rng
 
