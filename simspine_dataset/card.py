@@ -82,7 +82,7 @@ def _dataset_info(out: Path) -> list[dict]:
 
 def _tables(report: dict) -> dict[str, str]:
     columns = "\n".join(
-        f"| `{c.name}` | {c.feature} | {c.meaning} |" for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)
+        f"| `{c.name}` | {c.card_feature} | {c.meaning} |" for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)
     )
     config, annotations = report.get("config", {}), report.get("annotations")
     keypoints = "\n".join(

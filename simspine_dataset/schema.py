@@ -16,90 +16,88 @@ from simspine_dataset.skeleton import NUM_KEYPOINTS
 K = NUM_KEYPOINTS
 
 
+Q = "Q"  # a column's length that is the model's coordinate count (``meta/kinematic_axes.json``)
+
+
 @dataclass(frozen=True)
 class Column:
+    """One column: its element type, its shape per row (``()`` a scalar, ``(n,)`` a fixed-length
+    list, ``(r, c)`` an ``Array2D``; ``Q`` the model's coordinate count) and its meaning. The
+    Hugging Face feature and the card's feature text are both made from these."""
+
     name: str
-    feature: str  # as written in the card
+    dtype: str  # a datasets Value dtype, or "image" (JPEG bytes)
+    shape: tuple[int | str, ...]
     meaning: str
+
+    def feature(self, n_kinematics: int):  # -> a datasets feature
+        from datasets import Array2D, Image, List, Value
+
+        shape = tuple(n_kinematics if n == Q else n for n in self.shape)
+        if self.dtype == "image":
+            return Image()
+        if len(shape) == 2:
+            return Array2D(shape, self.dtype)
+        return List(Value(self.dtype), length=shape[0]) if shape else Value(self.dtype)
+
+    @property
+    def card_feature(self) -> str:
+        """The feature as the card's column table writes it."""
+        if self.dtype == "image":
+            return "Image (JPEG)"
+        if len(self.shape) == 2:
+            return f"Array2D({self.shape}, {self.dtype})".replace("'", "")
+        return f"List({self.dtype}, length={self.shape[0]})" if self.shape else self.dtype
 
 
 DEFAULT_COLUMNS: tuple[Column, ...] = (
-    Column("subject", "string", 'Human3.6M subject, e.g. "S1"'),
-    Column("action", "string", "one of the 15 canonical actions"),
-    Column("subaction", "int8", "1 or 2"),
-    Column("camera", "string", 'camera id, e.g. "54138969"'),
-    Column("frame", "int32", f"0-based mocap frame at {FPS_HZ:g} Hz"),
-    Column("timestamp_s", "float32", f"frame / {FPS_HZ:g}"),
-    Column("keypoints_3d_world_mm", f"Array2D(({K}, 3), float32)", "Human3.6M world frame (Z up), mm"),
+    Column("subject", "string", (), 'Human3.6M subject, e.g. "S1"'),
+    Column("action", "string", (), "one of the 15 canonical actions"),
+    Column("subaction", "int8", (), "1 or 2"),
+    Column("camera", "string", (), 'camera id, e.g. "54138969"'),
+    Column("frame", "int32", (), f"0-based mocap frame at {FPS_HZ:g} Hz"),
+    Column("timestamp_s", "float32", (), f"frame / {FPS_HZ:g}"),
+    Column("keypoints_3d_world_mm", "float32", (K, 3), "Human3.6M world frame (Z up), mm"),
+    Column("keypoints_3d_camera_mm", "float32", (K, 3), "camera frame (x right, y down, z forward), mm"),
+    Column("keypoints_2d_px", "float32", (K, 2), "distorted image pixels (Human3.6M lens)"),
+    Column("keypoints_visible", "bool", (K,), "inside the image and in front of the camera"),
+    Column("bbox_xywh_px", "float32", (4,), "person box"),
+    Column("camera_intrinsics", "float32", (9,), "fx, fy, cx, cy, k1, k2, k3, p1, p2 (Human3.6M model)"),
+    Column("camera_rotation", "float32", (3, 3), "world -> camera"),
+    Column("camera_translation_mm", "float32", (3,), "X_cam = R X_world + t"),
+    Column("image_size", "int32", (2,), "width, height"),
+    Column("kinematics", "float32", (Q,), "model coordinates, degrees / mm (meta/kinematic_axes.json)"),
+    Column("ik_marker_rmse_mm", "float32", (), "inverse-kinematics residual of that frame"),
+    Column("ik_residual_mocap_mm", "float32", (), "residual RMS over the mocap joints (published pose)"),
     Column(
-        "keypoints_3d_camera_mm",
-        f"Array2D(({K}, 3), float32)",
-        "camera frame (x right, y down, z forward), mm",
-    ),
-    Column("keypoints_2d_px", f"Array2D(({K}, 2), float32)", "distorted image pixels (Human3.6M lens)"),
-    Column("keypoints_visible", f"List(bool, length={K})", "inside the image and in front of the camera"),
-    Column("bbox_xywh_px", "List(float32, length=4)", "person box"),
-    Column(
-        "camera_intrinsics", "List(float32, length=9)", "fx, fy, cx, cy, k1, k2, k3, p1, p2 (Human3.6M model)"
-    ),
-    Column("camera_rotation", "Array2D((3, 3), float32)", "world -> camera"),
-    Column("camera_translation_mm", "List(float32, length=3)", "X_cam = R X_world + t"),
-    Column("image_size", "List(int32, length=2)", "width, height"),
-    Column(
-        "kinematics", "List(float32, length=Q)", "model coordinates, degrees / mm (meta/kinematic_axes.json)"
-    ),
-    Column("ik_marker_rmse_mm", "float32", "inverse-kinematics residual of that frame"),
-    Column("ik_residual_mocap_mm", "float32", "residual RMS over the mocap joints (published pose)"),
-    Column(
-        "ik_residual_detections_mm", "float32", "residual RMS over the triangulated detections; NaN without"
+        "ik_residual_detections_mm",
+        "float32",
+        (),
+        "residual RMS over the triangulated detections; NaN without",
     ),
     Column(
         "keypoints_uncertainty_mm",
-        f"List(float32, length={K})",
+        "float32",
+        (K,),
         "standard deviation of each keypoint label (IK posterior; measured noise for mocap points)",
     ),
 )
 QUALITY_COLUMNS = ("ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm")
 FRAMES_COLUMNS: tuple[Column, ...] = (
-    Column("image", "Image (JPEG)", "the camera frame, cropped around the person or full"),
-    Column("crop_xywh_px", "List(float32, length=4)", "the crop's box in the full image"),
+    Column("image", "image", (), "the camera frame, cropped around the person or full"),
+    Column("crop_xywh_px", "float32", (4,), "the crop's box in the full image"),
 )
 
 
 def default_features(n_kinematics: int):  # -> datasets.Features
     """Features of the ``default`` config for a model with ``n_kinematics`` coordinates."""
-    from datasets import Array2D, Features, List, Value
+    from datasets import Features
 
-    return Features({
-        "subject": Value("string"),
-        "action": Value("string"),
-        "subaction": Value("int8"),
-        "camera": Value("string"),
-        "frame": Value("int32"),
-        "timestamp_s": Value("float32"),
-        "keypoints_3d_world_mm": Array2D((K, 3), "float32"),
-        "keypoints_3d_camera_mm": Array2D((K, 3), "float32"),
-        "keypoints_2d_px": Array2D((K, 2), "float32"),
-        "keypoints_visible": List(Value("bool"), length=K),
-        "bbox_xywh_px": List(Value("float32"), length=4),
-        "camera_intrinsics": List(Value("float32"), length=9),
-        "camera_rotation": Array2D((3, 3), "float32"),
-        "camera_translation_mm": List(Value("float32"), length=3),
-        "image_size": List(Value("int32"), length=2),
-        "kinematics": List(Value("float32"), length=n_kinematics),
-        "ik_marker_rmse_mm": Value("float32"),
-        "ik_residual_mocap_mm": Value("float32"),
-        "ik_residual_detections_mm": Value("float32"),
-        "keypoints_uncertainty_mm": List(Value("float32"), length=K),
-    })  # fmt: skip
+    return Features({c.name: c.feature(n_kinematics) for c in DEFAULT_COLUMNS})
 
 
 def frames_features(n_kinematics: int):  # -> datasets.Features
     """Features of the ``frames`` config: the default columns plus the image and its crop box."""
-    from datasets import Features, Image, List, Value
+    from datasets import Features
 
-    return Features({
-        **default_features(n_kinematics),
-        "image": Image(),
-        "crop_xywh_px": List(Value("float32"), length=4),
-    })  # fmt: skip
+    return Features({c.name: c.feature(n_kinematics) for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)})
