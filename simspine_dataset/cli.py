@@ -232,7 +232,9 @@ def _demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default: capture -> build -> load_dataset -> triangulation."""
     from simspine_dataset.demo import run_demo
 
-    return run_demo(args.out, seconds=args.seconds, workers=args.workers)
+    summary = run_demo(args.out, seconds=args.seconds, workers=args.workers)
+    print(f"\n{summary.text}")
+    return 1 if summary.failed_sequences else 0
 
 
 def _add_build_parser(sub) -> None:

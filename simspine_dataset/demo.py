@@ -3,33 +3,65 @@
 synthetic capture (``synthetic.generator``) -> ``build`` -> ``load_dataset`` on the build folder
 -> the triangulation baseline with ground-truth 2D and with the detector-noise model -> the lifting
 baseline in quick mode (spine-only and full-body) -> summary.
+
+The library does not import the baselines: the demo runs them through their own command lines
+(``BASELINES``, DESIGN.md section 2) in a subprocess and reads the ``results.json`` they write.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from simspine_dataset.errors import SimspineError
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 POSE2D_SMOKE_CONFIG = "baselines/pose2d/configs/td-hm_res18-tiny_cpu_simspine-128x96.py"
+BASELINES = {  # the entry points the demo uses, as a user would type them
+    "triangulation": "baselines.triangulation",
+    "lifting": "baselines.lifting.quick",
+    "pose2d": "baselines.pose2d.train",
+}
+STAGES = ("capture", "build", "load", "triangulation", "lifting")
 
 
-def run_demo(out: str | Path, seconds: float = 2.0, workers: int = 2, lifting_epochs: int = 20) -> int:
-    from dataclasses import replace
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo did: the summary text (printed by the command line) and whether every
+    sequence was built."""
 
+    text: str
+    failed_sequences: int
+
+
+def run_baseline(module: str, *args: str) -> None:
+    """``python -m <module> <args>``; a failure raises with the last line it printed."""
+    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise SimspineError(f"python -m {module} {' '.join(args)} failed: {last}")
+
+
+def _results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())
+
+
+def run_demo(
+    out: str | Path, seconds: float = 2.0, workers: int = 2, lifting_epochs: int = 20, progress: bool = True
+) -> DemoSummary:
+    """Every stage in turn (a progress bar over ``STAGES``); returns the summary."""
     from datasets import load_dataset
     from tqdm import tqdm
 
-    from baselines.lifting.quick import QUICK, run_quick
-    from baselines.triangulation.run import evaluate
     from simspine_dataset.build import BuildConfig, build
 
     out = Path(out)
-    timings = {}
-    stages = tqdm(
-        ["capture", "build", "load", "triangulation", "lifting"], desc="simspine demo", unit="stage"
-    )
+    dataset, timings = str(out / "dataset"), {}
+    stages = tqdm(STAGES, desc="simspine demo", unit="stage", disable=not progress)
     for stage in stages:
         stages.set_postfix_str(stage)
         start = time.perf_counter()
@@ -38,36 +70,52 @@ def run_demo(out: str | Path, seconds: float = 2.0, workers: int = 2, lifting_ep
                 out / "capture", CaptureSettings(subjects=("S1", "S9"), seconds=seconds, workers=workers)
             )
         elif stage == "build":
-            report = build(out / "capture", out / "dataset", BuildConfig(workers=workers))
+            report = build(out / "capture", dataset, BuildConfig(workers=workers))
         elif stage == "load":
-            dataset = load_dataset(str(out / "dataset"))
+            splits = {name: split.num_rows for name, split in load_dataset(dataset).items()}
         elif stage == "triangulation":
-            oracle = evaluate(str(out / "dataset"), "test", "gt")
-            noisy = evaluate(str(out / "dataset"), "test", "noisy")
+            for mode in ("gt", "noisy"):
+                run_baseline(
+                    BASELINES["triangulation"],
+                    "--dataset",
+                    dataset,
+                    "--input",
+                    mode,
+                    "--out",
+                    str(out / "triangulation" / mode),
+                )
         else:
-            lifting = run_quick(
-                str(out / "dataset"), out / "lifting", replace(QUICK, epochs=lifting_epochs), progress=False
+            run_baseline(
+                BASELINES["lifting"],
+                "--dataset",
+                dataset,
+                "--out",
+                str(out / "lifting"),
+                "--epochs",
+                str(lifting_epochs),
             )
         timings[stage] = time.perf_counter() - start
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
-    print(f"\nsimspine demo: {out}")
-    print(f"  capture      2 subjects x 30 takes, {seconds:g} s each        {timings['capture']:7.1f} s")
-    print(f"  build        rows {dict(report['rows'])}, {len(failed)} failed   {timings['build']:7.1f} s")
-    splits = {k: v.num_rows for k, v in dataset.items()}
-    print(f"  load_dataset splits {splits}   {timings['load']:7.1f} s")
-    for label, result in (("ground-truth 2D", oracle), ("detector-noise 2D", noisy)):
-        row = result["mpjpe_mm"]["Mean"]
+    lines = [
+        f"simspine demo: {out}",
+        f"  capture      2 subjects x 30 takes, {seconds:g} s each        {timings['capture']:7.1f} s",
+        f"  build        rows {dict(report['rows'])}, {len(failed)} failed   {timings['build']:7.1f} s",
+        f"  load_dataset splits {splits}   {timings['load']:7.1f} s",
+    ]
+    for label, mode in (("ground-truth 2D", "gt"), ("detector-noise 2D", "noisy")):
+        row = _results(out / "triangulation" / mode)["mpjpe_mm"]["Mean"]
         regions = "  ".join(f"{r} {row[r]:.2f}" for r in ("S_L", "S", "All"))
-        print(f"  triangulation ({label:17s}) MPJPE mm: {regions}")
-    for name, run in lifting.items():
-        mpjpe, p = run["results"]["mpjpe_mm"]["Mean"], run["results"]["p_mpjpe_mm"]["Mean"]
-        print(
+        lines.append(f"  triangulation ({label:17s}) MPJPE mm: {regions}")
+    for name in ("spine", "full"):
+        results = _results(out / "lifting" / name)
+        mpjpe, p = results["mpjpe_mm"]["Mean"], results["p_mpjpe_mm"]["Mean"]
+        lines.append(
             f"  lifting ({name:5s} model, ground-truth 2D) spine MPJPE {mpjpe['S']:.2f} mm, "
             f"P-MPJPE {p['S']:.2f} mm"
         )
-    print(f"  lifting quick mode, both models                     {timings['lifting']:7.1f} s")
-    print(
-        "  2D pose baseline (after bash baselines/pose2d/install.sh): python -m baselines.pose2d.train "
-        f"--config {POSE2D_SMOKE_CONFIG} --dataset DATASET_WITH_FRAMES --work-dir WORK"
-    )
-    return 1 if failed else 0
+    lines += [
+        f"  lifting quick mode, both models                     {timings['lifting']:7.1f} s",
+        f"  2D pose baseline (after bash baselines/pose2d/install.sh): python -m {BASELINES['pose2d']} "
+        f"--config {POSE2D_SMOKE_CONFIG} --dataset DATASET_WITH_FRAMES --work-dir WORK",
+    ]
+    return DemoSummary("\n".join(lines), len(failed))

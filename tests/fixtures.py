@@ -11,9 +11,9 @@ import pytest
 
 from simspine_dataset import h36m
 from simspine_dataset.geometry.camera import Camera
-from simspine_dataset.io.h36m_layout import write_sequence
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
 from simspine_dataset.skeleton import H36M_PARENTS
+from simspine_dataset.synthetic.layout import write_sequence
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL_METADATA = Path(

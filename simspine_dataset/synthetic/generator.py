@@ -42,10 +42,10 @@ from simspine_dataset.geometry.filters import lowpass
 from simspine_dataset.geometry.transforms import opensim_m_to_world_mm
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import atomic_path
-from simspine_dataset.io.h36m_layout import write_sequence
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
 from simspine_dataset.skeleton import J
 from simspine_dataset.synthetic.detector import DetectorNoise, facing_camera, simulate_detections
+from simspine_dataset.synthetic.layout import write_sequence
 from simspine_dataset.synthetic.motions import action_motion
 from simspine_dataset.synthetic.render import floor_background, render_frame
 
