@@ -9,9 +9,11 @@ from simspine_dataset.biomech import osim as bo
 from simspine_dataset.biomech.ik import MarkerObservations, solve_ik, solve_ik_opensim
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import h36m_marker_name, model_spec
+from simspine_dataset.config import IKConfig
 
-H36M_USED = (0, 1, 2, 3, 4, 6, 7, 8, 9, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
-WEIGHTS = (1, 2, 1, 1, 1, 2, 1, 1, 1, 0.5, 0.5, 0.1, 0.3, 2, 1, 1, 2, 1, 1)
+IK = IKConfig()  # the configured weights, the ones a build uses
+H36M_USED = tuple(j for j, w in IK.h36m_weights.items() if w > 0)
+WEIGHTS = tuple(IK.h36m_weights[j] for j in H36M_USED)
 SPINE = ("Spine_01", "Spine_02", "Spine_03", "Spine_04", "Spine_05", "Neck", "Neck_02", "Neck_03")
 
 
@@ -41,7 +43,9 @@ def scene():
     truth = smooth_motion(spec, 60, seed=5)
     names = [h36m_marker_name(j) for j in H36M_USED] + list(SPINE)
     positions = km.markers(km.to_si(truth), names)
-    obs = MarkerObservations.constant_weights(names, positions, list(WEIGHTS) + [0.5] * len(SPINE))
+    obs = MarkerObservations.constant_weights(
+        names, positions, list(WEIGHTS) + [IK.pseudo_marker_weights[n] for n in SPINE]
+    )
     return spec, km, truth, obs
 
 

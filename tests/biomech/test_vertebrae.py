@@ -43,11 +43,11 @@ def test_reanchoring_puts_the_chain_on_the_mocap_segment() -> None:
 
 
 def test_geometric_shoulder_blades() -> None:
+    """SIMSPINE's rule on a scene worked by hand: Spine_04 at the origin, Spine_05 100 mm above it,
+    the right shoulder 200 mm to the side of Spine_05 -> the blade at (120, 0, 50)."""
     simulated, joints = scene(2)
+    simulated[:, sk.INDEX["Spine_04"]] = (0.0, 0.0, 0.0)
+    simulated[:, sk.INDEX["Spine_05"]] = (0.0, 0.0, 100.0)
+    joints[:, sk.KEYPOINTS[sk.INDEX["RShoulder"]].h36m_joint] = (200.0, 0.0, 100.0)
     out = merge_keypoints(simulated, joints, config=MergeConfig(geometric_latissimus=True))
-    s4, s5, shoulder = (
-        out[:, sk.INDEX["Spine_04"]],
-        out[:, sk.INDEX["Spine_05"]],
-        out[:, sk.INDEX["RShoulder"]],
-    )
-    np.testing.assert_allclose(out[:, sk.INDEX["RLatissimus"]], (s4 + s5) / 2 + 0.6 * (shoulder - s5))
+    np.testing.assert_allclose(out[:, sk.INDEX["RLatissimus"]], np.tile((120.0, 0.0, 50.0), (6, 1)))
