@@ -11,7 +11,7 @@ Predictions file (``.npz``, e.g. from the 2D baseline): arrays ``subject``, ``ac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -110,7 +110,7 @@ def _predictions(path: str, columns: dict[str, np.ndarray]) -> tuple[np.ndarray,
     if missing:
         raise ValueError(f"{path}: predictions file lacks arrays {missing}")
 
-    def keys(source) -> list[tuple]:
+    def keys(source: Mapping[str, np.ndarray]) -> list[tuple]:
         return list(zip(*(np.asarray(source[k]).astype(str).tolist() for k in ROW_KEY), strict=True))
 
     lookup = {key: i for i, key in enumerate(keys(pred))}

@@ -4,6 +4,7 @@ baselines' MPJPE and P-MPJPE tables per action x region; the 2D baseline passes 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from simspine_dataset.io.atomic import write_text_atomic
@@ -30,7 +31,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results(results: dict, out: Path, render=markdown) -> str:
+def write_results(results: dict, out: Path, render: Callable[[dict], str] = markdown) -> str:
     """Write ``results.json`` and ``results.md`` (``render(results)``) into ``out``; returns the Markdown."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

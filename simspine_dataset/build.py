@@ -8,8 +8,9 @@ Work folder (the stage order is the layout)::
     OUT/work/<hash>/4_frames/<frames>/<subject>/<sequence>.parquet  with --frames: images (``frames``)
 
 (``<hash>``: the digest of the settings that change the simulation; ``<frames>``: the frames
-settings' key; pseudo-markers from ``--detections`` are computed inside the simulate unit, by
-``pseudo_markers``.) Then ``shards`` (``simspine_dataset.shards``) assembles
+settings' key.) Each unit's work lives in its stage module: ``simulate`` (with ``pseudo_markers``
+for ``--detections`` and ``annotations`` for ``--annotations``), ``views``, ``frames``; this
+module only keys, orders and records the units. Then ``shards`` (``simspine_dataset.shards``) assembles
     OUT/data/{default,frames}/{train,test}/shard-NNNNN.parquet, OUT/meta/, OUT/models/, OUT/build_report.json
 
 Every unit writes to a temporary name and renames when complete; its output is its completion
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,10 +39,14 @@ from simspine_dataset import h36m
 from simspine_dataset.capture import Capture, SequenceRecord, discover, load_mocap
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import SimspineError
-from simspine_dataset.frames import FramesConfig
+from simspine_dataset.frames import FramesConfig, write_frames
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
-from simspine_dataset.schema import QUALITY_COLUMNS
+from simspine_dataset.simulate import SimulatedSequence, kinematic_axes, simulate
+from simspine_dataset.views import write_views
+
+if TYPE_CHECKING:
+    from simspine_dataset.annotations import Annotations
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,6 @@ WORK_SIMULATE = "work/{config}/2_simulate/{subject}/{sequence}.npz"  # never reu
 WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
 WORK_FRAMES = "work/{config}/4_frames/{frames}/{subject}/{sequence}.parquet"
 WORK_ENTRY = "work/{config}/reports/{subject}/{sequence}.json"  # a sequence unit's report entry
-VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
-FRAME_CHUNK_FRAMES = 250  # mocap frames whose images are decoded at a time (x 4 cameras)
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
 
 
@@ -186,6 +190,14 @@ def _scale_user_model(out: Path, subject: str, mocap: list[np.ndarray], config: 
     return {"subject": subject, "user_model": str(user.osim_path), "osim": f"models/{subject}.osim"}
 
 
+def _summary(rmse_mm: np.ndarray) -> dict[str, float] | None:
+    """Mean, 95th percentile and maximum of a sequence's IK residual (None: no IK, release labels)."""
+    finite = rmse_mm[np.isfinite(rmse_mm)]
+    if not finite.size:
+        return None
+    return {"mean": float(finite.mean()), "p95": float(np.percentile(finite, 95)), "max": float(finite.max())}
+
+
 def _release_model(out: Path, subject: str, config: BuildConfig) -> dict:
     """With ``--annotations`` nothing is scaled: the release's ``models/<subject>.osim`` is copied
     when it has one."""
@@ -201,7 +213,7 @@ def _release_model(out: Path, subject: str, config: BuildConfig) -> dict:
 
 
 @cache
-def open_annotations(root: str):  # -> annotations.Annotations
+def open_annotations(root: str) -> Annotations:
     """The release's labels, indexed once per process."""
     from simspine_dataset.annotations import Annotations
 
@@ -226,181 +238,33 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
     try:
         simulated = _simulate(out, record, scale, config)
         stage = "views"
-        _views(out, record, simulated, config)
+        views = out / WORK_VIEWS.format(**unit_key(record, config))
+        if not views.is_file():
+            write_views(views, record, simulated)
         if config.frames.mode != "none":
             stage = "frames"
-            _frames(out, record, config)
-        rmse = simulated["ik_marker_rmse_mm"]
-        entry |= {
-            "status": "ok",
-            "ik_rmse_mm": {
-                "mean": float(np.mean(rmse)),
-                "p95": float(np.percentile(rmse, 95)),
-                "max": float(np.max(rmse)),
-            },
-        }
-    except Exception as e:  # any failure stays this sequence's: named in the report, the others go on
+            frames = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
+            if not frames.is_file():
+                write_frames(frames, views, record, config.frames)
+        entry |= {"status": "ok", "ik_rmse_mm": _summary(simulated.ik_marker_rmse_mm)}
+    except Exception as e:  # noqa: BLE001 - any failure stays this sequence's: reported, the others go on
         log.error("%s (%s): %s: %s", record.key, stage, type(e).__name__, e)
         entry |= {"status": "failed", "stage": stage, "error": f"{type(e).__name__}: {e}"}
     entry["seconds"] = round(time.perf_counter() - start, 3)
     return entry
 
 
-def _simulate(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
-    from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
-    from simspine_dataset.biomech.model_table import model_spec
-    from simspine_dataset.biomech.pipeline import simulate_sequence
-
+def _simulate(
+    out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig
+) -> SimulatedSequence:
+    """The simulate unit (``simulate.simulate``), or its stored result."""
     path = out / WORK_SIMULATE.format(**unit_key(record, config))
     if path.is_file():
-        with np.load(path) as data:
-            return dict(data)
-    joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
-    if scale is None:
-        raise SimspineError(f"{record.subject}: the subject could not be scaled (see the log)")
-    if config.annotations:
-        arrays = _release_arrays(record, joints, config)
-        with atomic_path(path) as tmp, tmp.open("wb") as f:
-            np.savez(f, **arrays)
-        return arrays
-    pseudo = None
-    if config.detections:
-        from simspine_dataset.pseudo_markers import pseudo_markers
-
-        pseudo = pseudo_markers(config.detections, record)
-    if config.model:
-        from simspine_dataset.biomech.osim import load_osim
-        from simspine_dataset.biomech.pipeline import simulate_sequence_user
-        from simspine_dataset.biomech.user_model import UserModel, coordinate_axes
-
-        model = load_osim(out / scale["osim"])
-        model.initSystem()
-        result = simulate_sequence_user(
-            record.key, UserModel.from_json(config.model), model, joints, config.simulation, pseudo
-        )
-        axes = coordinate_axes(model, result.coordinate_names)
-    else:
-        spec = model_spec(config.simulation.ik.spine)
-        model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
-        result = simulate_sequence(record.key, model, joints, config.simulation, pseudo)
-        axes = kinematic_axes(config.simulation.ik.spine)
-    arrays = {
-        "coordinates": result.coordinates.astype(np.float32),
-        "keypoints_world_mm": result.keypoints_world_mm.astype(np.float32),
-        "ik_marker_rmse_mm": result.ik_marker_rmse_mm.astype(np.float32),
-        "ik_residual_mocap_mm": result.residual_mocap_mm.astype(np.float32),
-        "ik_residual_detections_mm": result.residual_detections_mm.astype(np.float32),
-        "keypoints_uncertainty_mm": result.keypoint_uncertainty_mm.astype(np.float32),
-        "axes_json": np.array(json.dumps(axes)),  # names and published units of the coordinates
-    }
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        np.savez(f, **arrays)
-    return arrays
-
-
-def _release_arrays(record: SequenceRecord, joints_world_mm: np.ndarray, config: BuildConfig) -> dict:
-    """The simulate unit's arrays from the release's labels (``annotations``): no IK, so the
-    residuals are the release's own (or NaN) and there is no uncertainty estimate."""
-    labels = open_annotations(config.annotations).labels(record.subject, record.sequence, joints_world_mm)
-    T = len(labels.keypoints_world_mm)
-    missing = np.full(T, np.nan, np.float32)
-    return {
-        "coordinates": labels.coordinates.astype(np.float32),
-        "keypoints_world_mm": labels.keypoints_world_mm.astype(np.float32),
-        "ik_marker_rmse_mm": labels.ik_marker_rmse_mm.astype(np.float32),
-        "ik_residual_mocap_mm": missing,
-        "ik_residual_detections_mm": missing,
-        "keypoints_uncertainty_mm": np.full(labels.keypoints_world_mm.shape[:2], np.nan, np.float32),
-        "axes_json": np.array(json.dumps(labels.axes)),
-    }
-
-
-def kinematic_axes(spine: str) -> list[dict]:
-    """Names and units of the ``kinematics`` column (the model's independent coordinates)."""
-    from simspine_dataset.biomech.model_table import model_spec
-    from simspine_dataset.geometry.transforms import kinematic_axis
-
-    return [kinematic_axis(c.name, c.kind != "rotation") for c in model_spec(spine).coordinates]
-
-
-def _views(out: Path, record: SequenceRecord, simulated: dict, config: BuildConfig) -> None:
-    from datasets import Dataset
-
-    from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_to_published
-    from simspine_dataset.schema import default_features
-    from simspine_dataset.views import view_rows
-
-    path = out / WORK_VIEWS.format(**unit_key(record, config))
-    if path.is_file():
-        return
-    is_translation = axes_is_translation(json.loads(str(simulated["axes_json"])))
-    kinematics = coordinates_to_published(simulated["coordinates"].astype(float), is_translation)
-    features = default_features(kinematics.shape[1])
-
-    def tables():  # bounded memory on long sequences: VIEW_CHUNK_FRAMES frames at a time
-        for start in range(0, len(kinematics), VIEW_CHUNK_FRAMES):
-            frames = np.arange(start, min(start + VIEW_CHUNK_FRAMES, len(kinematics)))
-            rows = view_rows(
-                record.subject,
-                record.action,
-                record.subaction,
-                frames,
-                simulated["keypoints_world_mm"][frames].astype(float),
-                kinematics[frames],
-                simulated["ik_marker_rmse_mm"][frames],
-                record.cameras,
-                {name: simulated[name][frames] for name in QUALITY_COLUMNS},
-            )
-            yield Dataset.from_dict(rows, features=features).data.table
-
-    _write_parquet(path, tables())
-
-
-def _frames(out: Path, record: SequenceRecord, config: BuildConfig) -> None:
-    """Images of every ``stride``-th frame of the sequence's views (``frames.frame_images``)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from simspine_dataset.frames import frame_images
-    from simspine_dataset.schema import frames_features
-
-    path = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
-    if path.is_file():
-        return
-    views = pq.read_table(out / WORK_VIEWS.format(**unit_key(record, config)))
-    wanted = np.flatnonzero(views.column("frame").to_numpy() % config.frames.stride == 0)
-    videos = {c: str(p) for c, p in record.files.videos.items()}
-    chunk = FRAME_CHUNK_FRAMES * len(record.cameras)
-
-    def tables():  # bounded memory: FRAME_CHUNK_FRAMES frames' images at a time
-        for start in range(0, len(wanted), chunk):
-            rows = views.take(wanted[start : start + chunk])
-            columns = {name: rows.column(name).to_numpy(zero_copy_only=False) for name in
-                       ("camera", "frame", "image_size", "bbox_xywh_px")}  # fmt: skip
-            for name in ("image_size", "bbox_xywh_px"):
-                columns[name] = np.stack(columns[name])
-            images, crops = frame_images(columns, videos, config.frames)
-            schema = frames_features(len(rows.column("kinematics")[0])).arrow_schema
-            table = rows.append_column("image", pa.array(images, schema.field("image").type))
-            table = table.append_column(
-                "crop_xywh_px", pa.array(list(crops), schema.field("crop_xywh_px").type)
-            )
-            yield table.select(schema.names).cast(schema)
-
-    _write_parquet(path, tables())
-
-
-def _write_parquet(path: Path, tables) -> None:
-    """Stream tables of one schema into a Parquet file, written under a temporary name."""
-    import pyarrow.parquet as pq
-
-    with atomic_path(path) as tmp:
-        writer = None
-        for table in tables:
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
+        return SimulatedSequence.load(path)
+    annotations = open_annotations(config.annotations) if config.annotations else None
+    simulated = simulate(record, scale, config, out, annotations)
+    simulated.save(path)
+    return simulated
 
 
 def _problem_entry(problem: SimspineError) -> dict:
@@ -494,7 +358,7 @@ def scale_subject(out: Path, subject: str, by_subject: dict, config: BuildConfig
     try:
         with _one_blas_thread():
             return _scale_unit(Path(out), subject, by_subject[subject], config)
-    except Exception as e:  # one subject's failure must not stop the build
+    except Exception as e:  # noqa: BLE001 - one subject's failure must not stop the build
         log.error("scaling %s failed: %s: %s", subject, type(e).__name__, e)
         return None
 
@@ -533,9 +397,7 @@ def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
         return kinematic_axes(config.simulation.ik.spine)
     for entry in entries:
         if entry.get("status") == "ok":
-            path = out / WORK_SIMULATE.format(**entry["units"]["default"])
-            with np.load(path) as data:
-                return json.loads(str(data["axes_json"]))
+            return SimulatedSequence.load(out / WORK_SIMULATE.format(**entry["units"]["default"])).axes
     return []
 
 

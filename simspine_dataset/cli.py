@@ -12,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simspine_dataset import __version__
 from simspine_dataset.h36m import ACTIONS
+
+if TYPE_CHECKING:
+    from simspine_dataset.detect import VideoResult
 
 log = logging.getLogger("simspine")
 
@@ -168,7 +172,7 @@ def _detect(args: argparse.Namespace) -> int:
         return 0
     with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
 
-        def progress(result) -> None:
+        def progress(result: VideoResult) -> None:
             bar.update()
             bar.set_postfix_str(f"{result.subject} {result.sequence}.{result.camera} {result.status}")
 
@@ -221,10 +225,10 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from simspine_dataset.validate import print_checks, validate
+    from simspine_dataset.validate import format_checks, validate
 
     checks = validate(args.out)
-    print_checks(checks)
+    print(format_checks(checks))
     return 0 if all(c.ok for c in checks) else 1
 
 
@@ -237,7 +241,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if summary.failed_sequences else 0
 
 
-def _add_build_parser(sub) -> None:
+def _add_build_parser(sub: argparse._SubParsersAction) -> None:
     """``simspine build``: every option of ``BuildConfig`` and of the executors."""
     build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
     build.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout, metadata.xml at its root)")
@@ -289,7 +293,7 @@ def _add_executor_options(parser: argparse.ArgumentParser, slurm_partition: str)
     parser.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per task")
 
 
-def _add_detect_parser(sub) -> None:
+def _add_detect_parser(sub: argparse._SubParsersAction) -> None:
     """``simspine detect``: the model, the boxes, the frames and the compute."""
     from simspine_dataset.pose_models import SPINEPOSE_MODELS
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import TypeVar
 
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.skeleton import J
@@ -155,7 +156,10 @@ class SimulationConfig:
         return asdict(self)
 
 
-def from_mapping(cls, data: dict, where: str):
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], data: dict, where: str) -> T:
     """A (nested) frozen dataclass from a mapping, e.g. a TOML table. Keys missing keep their
     defaults; an unknown key or a value of the wrong kind raises ``ValueError`` naming ``where``
     (the file and the table)."""

@@ -249,7 +249,7 @@ def _prefetch(items: Iterator, depth: int) -> Iterator:
                 if stop.is_set():
                     return
             q.put(done)
-        except BaseException as e:  # handed to the consumer, raised there
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
             q.put(e)
 
     thread = threading.Thread(target=fill, daemon=True)
@@ -366,7 +366,7 @@ def _unit(args: tuple[Path, SequenceRecord, Camera, DetectConfig]) -> VideoResul
             _WORKER["model"] = config.load_model()
             _WORKER["detector"] = PersonDetector() if config.boxes == "detector" else None
         return detect_video(out, record, camera, _WORKER["model"], config, _WORKER["detector"])
-    except Exception as e:  # one bad video must not stop the others; named in the report
+    except Exception as e:  # noqa: BLE001 - one bad video must not stop the others; reported
         log.error("%s camera %s: %s", record.key, camera.id, e)
         return VideoResult(
             record.subject, record.sequence, camera.id, "failed", error=f"{type(e).__name__}: {e}"

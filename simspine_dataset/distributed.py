@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simspine_dataset.build import (
     BuildConfig,
@@ -32,6 +33,11 @@ from simspine_dataset.build import (
     unit_key,
 )
 from simspine_dataset.errors import SimspineError
+
+if TYPE_CHECKING:
+    from datatrove.data import DocumentsPipeline
+
+    from simspine_dataset.detect import DetectConfig
 
 EXECUTORS = ("datatrove", "ray", "slurm")
 
@@ -53,7 +59,7 @@ class BuildStage(PipelineStep):
             raise ValueError(f"unknown build stage {stage!r}")
         self.stage, self.raw, self.out, self.config = stage, str(raw), str(out), config
 
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         capture, by_subject = plan(self.raw, self.config)
         out = Path(self.out)
         if self.stage == "scale":
@@ -69,7 +75,7 @@ class BuildStage(PipelineStep):
         return data
 
 
-def executor_class(executor: str):
+def executor_class(executor: str) -> type:
     """datatrove's executor class for ``executor``; a missing optional dependency fails here, at
     start, with the install command."""
     if executor not in EXECUTORS:
@@ -140,11 +146,11 @@ class DetectStage(PipelineStep):
     name = "simspine detect"
     type = "🦴 DETECT"
 
-    def __init__(self, raw: str, out: str, config) -> None:  # config: detect.DetectConfig
+    def __init__(self, raw: str, out: str, config: DetectConfig) -> None:
         super().__init__()
         self.raw, self.out, self.config = str(raw), str(out), config
 
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         from simspine_dataset.detect import _unit, plan
 
         units, _ = plan(self.raw, self.config)
@@ -156,7 +162,7 @@ class DetectStage(PipelineStep):
 def run_detect(
     raw: str | Path,
     out: str | Path,
-    config,
+    config: DetectConfig,
     executor: str = "datatrove",
     tasks: int = 4,
     logging_dir: str | Path | None = None,

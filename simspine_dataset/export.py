@@ -179,7 +179,14 @@ def _coordinates(sequence: ExportedSequence, axes: list[dict]) -> np.ndarray:
     return coordinates_from_published(sequence.kinematics, axes_is_translation(axes))
 
 
-def _write_opensim(dest, sequences, cameras, axes, kept, progress) -> None:
+def _write_opensim(
+    dest: Path,
+    sequences: list[ExportedSequence],
+    cameras: dict[str, list[Camera]],
+    axes: list[dict],
+    kept: list[int],
+    progress: Callable[[str], None] | None,
+) -> None:
     from simspine_dataset.biomech.opensim_files import write_mot, write_trc
     from simspine_dataset.io.pose2sim_calib import write_calibration
 
@@ -198,7 +205,14 @@ def _write_opensim(dest, sequences, cameras, axes, kept, progress) -> None:
             progress(f"{s.subject} {s.sequence}")
 
 
-def _write_h5(path, sequences, cameras, axes, kept, models) -> None:
+def _write_h5(
+    path: Path,
+    sequences: list[ExportedSequence],
+    cameras: dict[str, list[Camera]],
+    axes: list[dict],
+    kept: list[int],
+    models: dict[str, str],
+) -> None:
     from simspine_dataset.io.release import Trial, write_h5
 
     trials = [

@@ -16,14 +16,21 @@ around the image centre. The other columns are the ``default`` config's rows of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.errors import CorruptVideoError
 from simspine_dataset.io.video import read_frames
 
+if TYPE_CHECKING:
+    from simspine_dataset.capture import SequenceRecord
+
 MODES = ("none", "crop", "full")
+FRAME_CHUNK_FRAMES = 250  # mocap frames whose images are decoded at a time (x 4 cameras)
 
 
 @dataclass(frozen=True)
@@ -115,3 +122,37 @@ def frame_images(
             videos[camera], f"{len(lost)} wanted frames were not decoded ({lost[0]}, ...)"
         )
     return images, boxes.astype(np.float32)
+
+
+def write_frames(path: Path, views_path: Path, record: SequenceRecord, config: FramesConfig) -> None:
+    """Images of every ``stride``-th frame of the sequence's views (``frame_images``) into a Parquet
+    file of the ``frames`` config, ``FRAME_CHUNK_FRAMES`` frames at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from simspine_dataset.schema import frames_features
+    from simspine_dataset.shards import write_parquet
+
+    views = pq.read_table(views_path)
+    wanted = np.flatnonzero(views.column("frame").to_numpy() % config.stride == 0)
+    videos = {c: str(p) for c, p in record.files.videos.items()}
+    chunk = FRAME_CHUNK_FRAMES * len(record.cameras)
+
+    def tables() -> Iterator:
+        for start in range(0, len(wanted), chunk):
+            rows = views.take(wanted[start : start + chunk])
+            columns = {
+                name: rows.column(name).to_numpy(zero_copy_only=False)
+                for name in ("camera", "frame", "image_size", "bbox_xywh_px")
+            }
+            for name in ("image_size", "bbox_xywh_px"):
+                columns[name] = np.stack(columns[name])
+            images, crops = frame_images(columns, videos, config)
+            schema = frames_features(len(rows.column("kinematics")[0])).arrow_schema
+            table = rows.append_column("image", pa.array(images, schema.field("image").type))
+            table = table.append_column(
+                "crop_xywh_px", pa.array(list(crops), schema.field("crop_xywh_px").type)
+            )
+            yield table.select(schema.names).cast(schema)
+
+    write_parquet(path, tables())

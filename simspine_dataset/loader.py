@@ -31,8 +31,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import datasets
+    import pyarrow as pa
+    from datasets.features.features import FeatureType
 
 try:  # torch is an optional dependency (the baselines' extra); the loader needs it
     from torch.utils.data import IterableDataset
@@ -45,7 +51,7 @@ class BatchLoader(IterableDataset):
 
     def __init__(
         self,
-        dataset,  # datasets.Dataset
+        dataset: datasets.Dataset,
         columns: Sequence[str],
         batch_size: int = 256,
         *,
@@ -142,7 +148,7 @@ def _length(rows: dict[str, np.ndarray]) -> int:
     return len(next(iter(rows.values())))
 
 
-def column_to_numpy(column, feature) -> np.ndarray:
+def column_to_numpy(column: pa.ChunkedArray, feature: FeatureType) -> np.ndarray:
     """One column (a pyarrow ChunkedArray) -> numpy of the feature's shape: (n, *shape)."""
     import pyarrow as pa
     from datasets import Array2D, Image, List, Value

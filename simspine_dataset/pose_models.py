@@ -21,13 +21,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import ModelError
 from simspine_dataset.io.identity import content_digest
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +151,7 @@ def default_threads(workers: int = 1) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def onnx_session(path: str | Path, threads: int, device: str = "auto"):  # -> ort.InferenceSession
+def onnx_session(path: str | Path, threads: int, device: str = "auto") -> onnxruntime.InferenceSession:
     """An ONNX Runtime session: the CUDA provider when ``device`` allows it and it is installed
     with a GPU present, else the CPU with ``threads`` threads."""
     try:

@@ -9,9 +9,14 @@ are in ``meta/kinematic_axes.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.skeleton import NUM_KEYPOINTS
+
+if TYPE_CHECKING:
+    import datasets
+    from datasets.features.features import FeatureType
 
 K = NUM_KEYPOINTS
 
@@ -30,7 +35,7 @@ class Column:
     shape: tuple[int | str, ...]
     meaning: str
 
-    def feature(self, n_kinematics: int):  # -> a datasets feature
+    def feature(self, n_kinematics: int) -> FeatureType:
         from datasets import Array2D, Image, List, Value
 
         shape = tuple(n_kinematics if n == Q else n for n in self.shape)
@@ -89,14 +94,14 @@ FRAMES_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def default_features(n_kinematics: int):  # -> datasets.Features
+def default_features(n_kinematics: int) -> datasets.Features:
     """Features of the ``default`` config for a model with ``n_kinematics`` coordinates."""
     from datasets import Features
 
     return Features({c.name: c.feature(n_kinematics) for c in DEFAULT_COLUMNS})
 
 
-def frames_features(n_kinematics: int):  # -> datasets.Features
+def frames_features(n_kinematics: int) -> datasets.Features:
     """Features of the ``frames`` config: the default columns plus the image and its crop box."""
     from datasets import Features
 

@@ -20,14 +20,22 @@ and not visible in every keypoint column; the simulated keypoints, kinematics an
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from os import getpid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.io.identity import content_digest
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # digest: of its bytes, so other data has another name
 # (and ``datasets``' cache, keyed by the card's YAML that names every shard, another entry)
@@ -56,20 +64,27 @@ class ShardWriter:
     def __enter__(self) -> ShardWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
             self.abort(exc_type, exc, tb)
 
-    def abort(self, exc_type=None, exc=None, tb=None) -> None:
+    def abort(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
         """Drop the shard being written (its temporary file is removed)."""
         if self._writer is not None:
             self._writer.close()
             self._tmp.unlink(missing_ok=True)
             self._writer, self._tmp = None, None
 
-    def add(self, table) -> None:
+    def add(self, table: pa.Table) -> None:
         bytes_per_row = table.nbytes / max(table.num_rows, 1)
         while table.num_rows:
             room = max(1, int((GROUP_BYTES - self.buffered_bytes) / bytes_per_row))
@@ -116,7 +131,7 @@ class ShardWriter:
         return self.rows
 
 
-def public_table(table):
+def public_table(table: pa.Table) -> pa.Table:
     """The annotations-only version of a table of the ``default`` config (``PUBLIC_HIDDEN``)."""
     import pyarrow as pa
     from datasets import Dataset, Features
@@ -174,6 +189,21 @@ def remove_config(out: Path, config: str) -> None:
     shutil.rmtree(Path(out) / "data" / config, ignore_errors=True)
 
 
-def _row_groups(parquet):  # bounded memory on long sequences: one row group at a time
+def _row_groups(parquet: pq.ParquetFile) -> Iterator[pa.Table]:
+    """One row group at a time: bounded memory on long sequences."""
     for index in range(parquet.num_row_groups):
         yield parquet.read_row_group(index)
+
+
+def write_parquet(path: Path, tables: Iterable[pa.Table]) -> None:
+    """Stream tables of one schema (pyarrow) into one Parquet file, written under a temporary name:
+    a work unit's output."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        writer = None
+        for table in tables:
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +48,9 @@ RIGID_BONES = (
     ("LHip", "LKnee"),
     ("LKnee", "LAnkle"),
 )
+
+if TYPE_CHECKING:
+    from simspine_dataset.biomech.kinematics import KinematicModel
 BATCH_ROWS = 20_000
 SCANNED = (
     "subject",
@@ -191,7 +195,13 @@ def _model_rigid_change(world: np.ndarray, keys: np.ndarray, pairs: list[tuple[i
 
 
 def _scan_split(
-    out: Path, split: str, columns: list[str], scan: Scan, model, is_translation, rigid_pairs
+    out: Path,
+    split: str,
+    columns: list[str],
+    scan: Scan,
+    model: KinematicModel | None,
+    is_translation: np.ndarray,
+    rigid_pairs: list[tuple[int, int]],
 ) -> int:
     """Accumulate one split's comparisons into ``scan``; returns its row count."""
     from simspine_dataset.biomech.curvature import curvature_angles
@@ -315,7 +325,7 @@ def _absent(report: dict) -> set[int]:
     return absent | {sk.INDEX[name] for name in missing}
 
 
-def _model_rigid_pairs(config: dict, model) -> list[tuple[int, int]]:
+def _model_rigid_pairs(config: dict, model: KinematicModel | None) -> list[tuple[int, int]]:
     """The keypoint pairs the published labels keep rigid: our model's, when the filter runs on
     the coordinates (or not at all) and no merge option moves model-derived points."""
     from simspine_dataset.biomech.vertebrae import rigid_keypoint_pairs
@@ -400,7 +410,7 @@ def _frames_checks(out: Path, report: dict) -> list[Check]:
     ]
 
 
-def print_checks(checks: list[Check]) -> None:
+def format_checks(checks: list[Check]) -> str:
+    """One line per check: status, name, detail (what ``simspine validate`` prints)."""
     width = max(len(c.name) for c in checks)
-    for c in checks:
-        print(f"{c.status.upper()}  {c.name:{width}s}  {c.detail}")
+    return "\n".join(f"{c.status.upper()}  {c.name:{width}s}  {c.detail}" for c in checks)

@@ -9,7 +9,9 @@ Rows are ordered frame-major, camera-minor, so the views of one frame are adjace
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +19,12 @@ from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.schema import QUALITY_COLUMNS
 
+if TYPE_CHECKING:
+    from simspine_dataset.capture import SequenceRecord
+    from simspine_dataset.simulate import SimulatedSequence
+
 BOX_MARGIN = 0.15
+VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
 
 
 def person_boxes(keypoints_px: np.ndarray, visible: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
@@ -83,3 +90,36 @@ def view_rows(
         "ik_marker_rmse_mm": per_frame(np.asarray(ik_marker_rmse_mm, np.float32)),
         **{name: per_frame(np.asarray(quality[name], np.float32)) for name in QUALITY_COLUMNS},
     }
+
+
+def write_views(path: Path, record: SequenceRecord, simulated: SimulatedSequence) -> None:
+    """The sequence's rows (``view_rows``) into a Parquet file, ``VIEW_CHUNK_FRAMES`` frames at a
+    time (bounded memory on long sequences)."""
+    from datasets import Dataset
+
+    from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_to_published
+    from simspine_dataset.schema import default_features
+    from simspine_dataset.shards import write_parquet
+
+    kinematics = coordinates_to_published(
+        simulated.coordinates.astype(float), axes_is_translation(simulated.axes)
+    )
+    features = default_features(kinematics.shape[1])
+
+    def tables() -> Iterator:
+        for start in range(0, len(kinematics), VIEW_CHUNK_FRAMES):
+            frames = np.arange(start, min(start + VIEW_CHUNK_FRAMES, len(kinematics)))
+            rows = view_rows(
+                record.subject,
+                record.action,
+                record.subaction,
+                frames,
+                simulated.keypoints_world_mm[frames].astype(float),
+                kinematics[frames],
+                simulated.ik_marker_rmse_mm[frames],
+                record.cameras,
+                {name: values[frames] for name, values in simulated.quality.items()},
+            )
+            yield Dataset.from_dict(rows, features=features).data.table
+
+    write_parquet(path, tables())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from simspine_dataset import h36m
+from simspine_dataset.errors import UnknownActionError
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
 from simspine_dataset.skeleton import H36M_PARENTS
@@ -86,7 +87,7 @@ def make_capture(tmp_path: Path) -> CaptureFactory:
                 )
                 try:
                     action = h36m.canonical_action(sequence)
-                except Exception:
+                except UnknownActionError:
                     continue  # deliberately bad names are left out of the metadata
                 sub = 1 if sequence.endswith(" 1") else 2
                 counts = (n_frames + extra_video_frames,) * 4

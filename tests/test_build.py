@@ -566,14 +566,14 @@ def test_any_exception_of_a_unit_stays_its_own(capture, tmp_path, monkeypatch, c
     and message in the report; the others are built and the exit status is 1."""
     import simspine_dataset.build as build_module
 
-    original = build_module._views
+    original = build_module.write_views
 
-    def views(out, record, simulated, config) -> None:
+    def views(path, record, simulated) -> None:
         if record.sequence.startswith("Sitting"):
             raise error
-        original(out, record, simulated, config)
+        original(path, record, simulated)
 
-    monkeypatch.setattr(build_module, "_views", views)
+    monkeypatch.setattr(build_module, "write_views", views)
     out = tmp_path / "out"
     assert main(["build", str(capture), str(out), "--subjects", "S9"]) == 1
     report = json.loads((out / "build_report.json").read_text())

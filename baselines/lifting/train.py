@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -117,7 +118,13 @@ def fit(
 
 
 def _resume(
-    path: Path, model, optimizer, scheduler, config: TrainConfig, keypoints, device
+    path: Path,
+    model: Lifter,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+    keypoints: Sequence[int],
+    device: torch.device,
 ) -> tuple[list, int]:
     """Restore a checkpoint written with the same settings; returns (loss history, next epoch)."""
     if not path.exists():
@@ -134,7 +141,16 @@ def _resume(
     return state["history"], state["epoch"]
 
 
-def _save(path, model, optimizer, scheduler, config, keypoints, epoch, history) -> None:
+def _save(
+    path: Path,
+    model: Lifter,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+    keypoints: Sequence[int],
+    epoch: int,
+    history: list[float],
+) -> None:
     state = {
         "config": asdict(config),
         "keypoints": list(keypoints),

@@ -82,5 +82,5 @@ def export(dataset: str, split: str, out: str | Path) -> Path:
     return ann_path
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value

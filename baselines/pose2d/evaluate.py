@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from baselines.report import write_results
 from simspine_dataset import skeleton as sk
 from simspine_dataset.frames import crop_to_full_px
 from simspine_dataset.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from simspine_dataset.pose_models import TopDownModel
 
 
 def score(coco_gt: dict, predictions: list[dict]) -> dict:
@@ -79,7 +83,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def predict_onnx(model, coco_gt: dict, image_dir: Path, batch: int = 64) -> list[dict]:
+def predict_onnx(model: TopDownModel, coco_gt: dict, image_dir: Path, batch: int = 64) -> list[dict]:
     """COCO-format predictions of a ``pose_models`` model on the exported crops, each run on its
     annotation's person box (in the crop's pixels), as the mmpose path does."""
     import cv2
@@ -111,7 +115,7 @@ def predict_onnx(model, coco_gt: dict, image_dir: Path, batch: int = 64) -> list
     return predictions
 
 
-def evaluate_model(model, dataset: str, split: str, out) -> dict:
+def evaluate_model(model: TopDownModel, dataset: str, split: str, out: str | Path) -> dict:
     """Score a ``pose_models`` model (SpinePose by name, or an ONNX file) on ``split``."""
     from baselines.pose2d.adapter import export
 
@@ -130,7 +134,14 @@ def evaluate_model(model, dataset: str, split: str, out) -> dict:
     return results
 
 
-def evaluate(config, checkpoint, dataset: str, split: str, out, device=None) -> dict:
+def evaluate(
+    config: str | Path,
+    checkpoint: str | Path,
+    dataset: str,
+    split: str,
+    out: str | Path,
+    device: str | None = None,
+) -> dict:
     from mmengine.runner import Runner
 
     out = Path(out)

@@ -18,7 +18,7 @@ REPLACED = {
 }
 
 
-def runtime_requirements(stack=STACK) -> list[str]:
+def runtime_requirements(stack: tuple[str, ...] = STACK) -> list[str]:
     """Requirements without extras whose environment markers hold here, minus REPLACED and the stack."""
     wanted = {}
     for dist in stack:

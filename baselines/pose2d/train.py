@@ -18,25 +18,29 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baselines.pose2d.adapter import export
 from simspine_dataset import skeleton as sk
 
+if TYPE_CHECKING:
+    from mmengine.config import Config
+
 
 def configure(
-    config_path,
+    config_path: str | Path,
     dataset: str,
-    work_dir,
+    work_dir: str | Path,
     *,
-    pretrained=None,
-    external_ann=None,
-    external_images=None,
+    pretrained: str | None = None,
+    external_ann: str | Path | None = None,
+    external_images: str | Path | None = None,
     fraction: float = 0.02,
-    max_iters=None,
-    batch_size=None,
-    device=None,
-    splits=("train", "test"),
-):
+    max_iters: int | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+    splits: tuple[str, ...] = ("train", "test"),
+) -> Config:
     """The mmengine ``Config`` ready to run: data exported, paths and metainfo set."""
     from mmengine.config import Config
 
@@ -72,7 +76,7 @@ def configure(
     return cfg
 
 
-def _mix(cfg, external_ann, external_images, fraction: float) -> None:
+def _mix(cfg: Config, external_ann: str | Path, external_images: str | Path, fraction: float) -> None:
     ours = dict(cfg.train_dataloader.dataset)
     pipeline = ours.pop("pipeline")
     n_ours = len(json.loads((Path(ours["data_root"]) / ours["ann_file"]).read_text())["annotations"])

@@ -21,12 +21,16 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.errors import ShapeError
 from simspine_dataset.h36m import FPS_HZ
+
+if TYPE_CHECKING:
+    import opensim
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +246,17 @@ def _frame_costs(model: KinematicModel, obs: MarkerObservations, q: np.ndarray) 
     )
 
 
-def _repair(model, obs, solved, iterations, idx, free, bounds, max_iterations, tolerance):
+def _repair(
+    model: KinematicModel,
+    obs: MarkerObservations,
+    solved: np.ndarray,
+    iterations: np.ndarray,
+    idx: np.ndarray,
+    free: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    max_iterations: int,
+    tolerance: float,
+) -> None:
     """Frames whose weighted residual stands out are re-solved in order from two seeds, the previous
     frame's solution and a rigid fit of the default pose, and the best answer is kept: those above
     16x the lower-quartile cost, and those above 4x the cost of the frame before. A block's
@@ -287,7 +301,7 @@ def _slice(obs: MarkerObservations, t: int, repeat: int = 1) -> MarkerObservatio
 
 
 def solve_ik_opensim(
-    model,
+    model: opensim.Model,
     obs: MarkerObservations,
     *,
     accuracy: float = 1e-5,

@@ -14,12 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from simspine_dataset.biomech.osim import _osim
 from simspine_dataset.errors import BadArrayError, ShapeError
 from simspine_dataset.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    import opensim
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,9 @@ def _name_in_header(path: Path, name: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def _table(osim, values: np.ndarray, labels: list[str], rate_hz: float):
+def _table(
+    osim: ModuleType, values: np.ndarray, labels: list[str], rate_hz: float
+) -> opensim.TimeSeriesTable:
     """An OpenSim TimeSeriesTable from (T, N) values in one call (no per-value Python: ~20,000
     frames/s for 37 markers against ~700 building Vec3 rows one by one)."""
     times = osim.StdVectorDouble([float(t) for t in np.arange(len(values)) / rate_hz])
@@ -78,7 +89,7 @@ def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, 
     return path
 
 
-def _open(path: Path, reader, what: str):
+def _open(path: Path, reader: Callable[[str], T], what: str) -> T:
     """``reader(path)``, OpenSim's exception turned into one naming the file."""
     try:
         return reader(str(path))

@@ -10,15 +10,22 @@ reference's coupled lumbar spine.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.biomech.model_table import Axis, Body, ModelSpec
 from simspine_dataset.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def _osim():
+    import opensim
+
+
+def _osim() -> ModuleType:
     try:
         import opensim
     except ImportError as e:  # pragma: no cover - opensim is a core dependency
@@ -26,11 +33,11 @@ def _osim():
     return opensim
 
 
-def _vec3(osim, v) -> object:
+def _vec3(osim: ModuleType, v: Sequence[float]) -> opensim.Vec3:
     return osim.Vec3(float(v[0]), float(v[1]), float(v[2]))
 
 
-def _inertia(osim, body: Body):
+def _inertia(osim: ModuleType, body: Body) -> opensim.Inertia:
     """A solid cylinder along y of the body's nominal length and 5 cm radius (IK ignores it)."""
     m, length, radius = max(body.mass_kg, 1e-3), body.length_m, 0.05
     ixx = m * (3 * radius**2 + length**2) / 12.0
@@ -41,7 +48,10 @@ def dependent_coordinate_name(joint: str, coordinate: str) -> str:
     return f"{joint}_{coordinate}"
 
 
-def _axis_plan(spec: ModelSpec) -> dict[tuple[str, int], tuple[str, float, str | None]]:
+AxisPlan = dict[tuple[str, int], tuple[str, float, str | None]]
+
+
+def _axis_plan(spec: ModelSpec) -> AxisPlan:
     """(joint, axis index) -> (OpenSim coordinate, transform-function slope, coupled-to or None)."""
     owner: dict[str, str] = {}
     for body in spec.bodies:  # prefer a joint that moves with ratio 1 as the owner
@@ -65,7 +75,7 @@ def _axis_plan(spec: ModelSpec) -> dict[tuple[str, int], tuple[str, float, str |
     return plan
 
 
-def _spatial_transform(osim, body: Body, plan) -> object:
+def _spatial_transform(osim: ModuleType, body: Body, plan: AxisPlan) -> opensim.SpatialTransform:
     transform = osim.SpatialTransform()
     rotations = [(i, a) for i, a in enumerate(body.axes) if a.kind == "rotation"]
     translations = [(i, a) for i, a in enumerate(body.axes) if a.kind == "translation"]
@@ -98,7 +108,7 @@ def _unused_axes(rotations: list[Axis]) -> list[Axis]:
     return out
 
 
-def build_model(spec: ModelSpec):  # -> opensim.Model
+def build_model(spec: ModelSpec) -> opensim.Model:
     """An OpenSim Model of ``spec``: bodies, custom joints (welds where no axis), coordinates with
     ranges, defaults and locks, rhythm couplers, markers."""
     osim = _osim()
@@ -148,7 +158,7 @@ def build_model(spec: ModelSpec):  # -> opensim.Model
     return model
 
 
-def _set_coordinate_properties(model, spec: ModelSpec, plan) -> None:
+def _set_coordinate_properties(model: opensim.Model, spec: ModelSpec, plan: AxisPlan) -> None:
     coords = model.updCoordinateSet()
     for c in spec.coordinates:
         if not coords.contains(c.name):
@@ -168,14 +178,14 @@ def _set_coordinate_properties(model, spec: ModelSpec, plan) -> None:
             coord.setDefaultClamped(False)
 
 
-def write_osim(model, path: str | Path) -> Path:
+def write_osim(model: opensim.Model, path: str | Path) -> Path:
     """Write an OpenSim model to ``path`` atomically."""
     with atomic_path(path) as tmp:
         model.printToXML(str(tmp))
     return Path(path)
 
 
-def load_osim(path: str | Path):
+def load_osim(path: str | Path) -> opensim.Model:
     """Read an ``.osim`` file into an OpenSim Model."""
     osim = _osim()
     path = Path(path)
@@ -189,25 +199,25 @@ def load_osim(path: str | Path):
 _TRANSLATIONAL = 2  # OpenSim's Coordinate::MotionType::Translational
 
 
-def read_coordinate(coordinate, state) -> float:
+def read_coordinate(coordinate: opensim.Coordinate, state: opensim.State) -> float:
     """An OpenSim coordinate's value in table units: metres if translational, else degrees
     (rotational and coupled ones are radians inside OpenSim)."""
     value = coordinate.getValue(state)
     return value if coordinate.getMotionType() == _TRANSLATIONAL else math.degrees(value)
 
 
-def is_translational(coordinate) -> bool:
+def is_translational(coordinate: opensim.Coordinate) -> bool:
     """The unit rule's test: translational coordinates are metres (mm when published)."""
     return coordinate.getMotionType() == _TRANSLATIONAL
 
 
-def write_coordinate(coordinate, state, value: float) -> None:
+def write_coordinate(coordinate: opensim.Coordinate, state: opensim.State, value: float) -> None:
     """Set an OpenSim coordinate from table units (the inverse of ``read_coordinate``)."""
     internal = value if coordinate.getMotionType() == _TRANSLATIONAL else math.radians(value)
     coordinate.setValue(state, internal, False)
 
 
-def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
+def set_pose(model: opensim.Model, state: opensim.State, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
     """Set the independent coordinates (table units) and every rhythm-dependent one."""
     coords = model.getCoordinateSet()
     values = dict(zip((c.name for c in spec.coordinates), q_deg_m, strict=True))
@@ -227,7 +237,7 @@ def set_pose(model, state, spec: ModelSpec, q_deg_m: np.ndarray) -> None:
     model.realizePosition(state)
 
 
-def marker_positions(model, state, names) -> np.ndarray:
+def marker_positions(model: opensim.Model, state: opensim.State, names: Sequence[str]) -> np.ndarray:
     """Ground positions (m) of named markers in the realized state, (K, 3)."""
     markers = model.getMarkerSet()
     out = np.empty((len(names), 3))

@@ -8,11 +8,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.biomech.ik import IKResult, free_coordinates, solve_ik
+from simspine_dataset.biomech.ik import IKResult, MarkerObservations, free_coordinates, solve_ik
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import ModelSpec, model_spec
 from simspine_dataset.biomech.observations import PseudoMarkers, ik_observations, marker_noise_mm
@@ -28,6 +29,11 @@ from simspine_dataset.biomech.vertebrae import SPINE_CHAIN, merge_keypoints, sim
 from simspine_dataset.config import FilterConfig, MergeConfig, SimulationConfig
 from simspine_dataset.geometry.filters import lowpass, lowpass_noise_share, smooth_adaptive
 from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
+
+if TYPE_CHECKING:
+    import opensim
+
+    from simspine_dataset.biomech.user_model import UserModel
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,11 @@ def unwrap_angles(model: KinematicModel, q_si: np.ndarray) -> np.ndarray:
 
 
 def temporal_problem(
-    model: KinematicModel, obs, q_frames: np.ndarray, temporal: bool, measured: bool = True
+    model: KinematicModel,
+    obs: MarkerObservations,
+    q_frames: np.ndarray,
+    temporal: bool,
+    measured: bool = True,
 ) -> TemporalProblem:
     """The temporal IK's fixed parts; acceleration weights from the frame-by-frame solution (zero
     without ``temporal``: the frames' own posterior for the uncertainty)."""
@@ -176,7 +186,14 @@ def smooth(signal: np.ndarray, f: FilterConfig) -> np.ndarray:
     return smooth_adaptive(signal, f.fps_hz)
 
 
-def _uncertainty(problem, obs, q_si, joints_world_mm, pseudo, config: SimulationConfig) -> np.ndarray:
+def _uncertainty(
+    problem: TemporalProblem,
+    obs: MarkerObservations,
+    q_si: np.ndarray,
+    joints_world_mm: np.ndarray,
+    pseudo: PseudoMarkers | None,
+    config: SimulationConfig,
+) -> np.ndarray:
     """(T, 37) mm: the IK posterior's spread for the model-derived keypoints; the measured noise
     for the mocap and triangulated ones, times the filter's share of white noise."""
     ik, f = config.ik, config.filter
@@ -205,8 +222,8 @@ def _uncertainty(problem, obs, q_si, joints_world_mm, pseudo, config: Simulation
 
 def simulate_sequence_user(
     key: str,
-    user,  # biomech.user_model.UserModel
-    model,  # its scaled opensim.Model
+    user: UserModel,
+    model: opensim.Model,  # the user's model, scaled
     joints_world_mm: np.ndarray,
     config: SimulationConfig,
     pseudo: PseudoMarkers | None = None,

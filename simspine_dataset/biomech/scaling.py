@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_facto
 from simspine_dataset.biomech.model_table import SEGMENTS, ModelSpec, h36m_marker_name
 from simspine_dataset.config import ScalingConfig
 from simspine_dataset.skeleton import J
+
+if TYPE_CHECKING:
+    import opensim
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +173,9 @@ def _height_m(joints_m: np.ndarray) -> float:
     return float(np.nanpercentile(top - floor, 95) + 0.02)
 
 
-def scale_opensim_model(spec: ModelSpec, segment_factors: Mapping[str, float], mass_kg: float):
+def scale_opensim_model(
+    spec: ModelSpec, segment_factors: Mapping[str, float], mass_kg: float
+) -> opensim.Model:
     """Build our OpenSim model and scale it with ``Model.scale`` (mass distribution preserved)."""
     import opensim as osim
 

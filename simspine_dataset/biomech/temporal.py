@@ -86,7 +86,7 @@ def frame_noise_variance(problem: TemporalProblem, obs: MarkerObservations, q: n
     return covariance * float(np.median(chi2 / dof))
 
 
-def _banded(H: np.ndarray, lam: np.ndarray, gram, damping: float) -> np.ndarray:
+def _banded(H: np.ndarray, lam: np.ndarray, gram: np.ndarray, damping: float) -> np.ndarray:
     """Lower band storage (2F + 1, T F) of blockdiag(H) + (D^T D) (x) diag(lam) + damping diag."""
     T, F, _ = H.shape
     ab = np.zeros((2 * F + 1, T * F))
@@ -119,7 +119,9 @@ def _normal_blocks(jac: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np
     return Jw.transpose(0, 2, 1) @ J, Jw
 
 
-def _marker_term(problem: TemporalProblem, q: np.ndarray, target, weights):
+def _marker_term(
+    problem: TemporalProblem, q: np.ndarray, target: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     x, jac = problem.model.markers_and_jacobian(q, problem.idx, problem.free)
     residual = x - target  # (T, K, 3)
     return float(np.einsum("tk,tkd->", weights, residual**2)), residual, jac

@@ -23,19 +23,24 @@ through OpenSim: factors from marker-pair distances (our recipe, step 1), ``Mode
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.biomech.ik import MarkerObservations, solve_ik_opensim
+from simspine_dataset.biomech.ik import IKResult, MarkerObservations, solve_ik_opensim
 from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.biomech.osim import marker_positions, write_coordinate
 from simspine_dataset.biomech.scaling import SEGMENT_PAIRS
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import MetadataError
 from simspine_dataset.geometry.transforms import opensim_m_to_world_mm
+
+if TYPE_CHECKING:
+    import opensim
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class UserModel:
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise MetadataError(path, f"not a model mapping file ({type(e).__name__}: {e})") from e
 
-    def unmapped(self, names) -> list[str]:
+    def unmapped(self, names: Iterable[str]) -> list[str]:
         """Those of our ``names`` that the mapping lacks."""
         return [n for n in names if n not in self.markers]
 
@@ -80,7 +85,7 @@ class UserModel:
         if problems:
             raise MetadataError(path, "; ".join(problems))
 
-    def load(self):  # -> opensim.Model
+    def load(self) -> opensim.Model:
         """The model, with the marker file's markers in place of its own when given."""
         import opensim as osim
 
@@ -93,7 +98,7 @@ class UserModel:
         return model
 
 
-def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
+def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float) -> opensim.Model:
     """Scale the user's model: per segment, the median marker-pair distance over the same distance
     on the unscaled model (at its default pose), applied with ``Model.scale``. joints (T, 32, 3) m."""
     import opensim as osim
@@ -122,7 +127,9 @@ def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float):
     return model
 
 
-def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: SimulationConfig):
+def user_keypoints(
+    user: UserModel, model: opensim.Model, obs: MarkerObservations, config: SimulationConfig
+) -> tuple[IKResult, np.ndarray]:
     """IK with OpenSim on the user's model, then its markers -> (coordinates result, keypoints
     (T, 37, 3) world mm; NaN for keypoints the mapping lacks)."""
     keep = [k for k, name in enumerate(obs.names) if name in user.markers]  # unmapped: out of IK
@@ -148,7 +155,7 @@ def user_keypoints(user: UserModel, model, obs: MarkerObservations, config: Simu
     return result, opensim_m_to_world_mm(keypoints)
 
 
-def coordinate_axes(model, names: tuple[str, ...]) -> list[dict]:
+def coordinate_axes(model: opensim.Model, names: tuple[str, ...]) -> list[dict]:
     """Names and published units of ``names`` (coordinates of an OpenSim model): translations in
     mm, everything else (rotations, coupled coordinates) in degrees, as ``osim.read_coordinate``."""
     from simspine_dataset.biomech.osim import is_translational

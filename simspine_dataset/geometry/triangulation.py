@@ -65,7 +65,12 @@ def _solve(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (c0 * b[:, 0:1] + c1 * b[:, 1:2] + c2 * b[:, 2:3]) * inv_det[:, None]
 
 
-def _mean_error(X: np.ndarray, pts: np.ndarray, views: np.ndarray, cams) -> np.ndarray:
+CameraArrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # intrinsics, rotations, translations (C, ...)
+SolveInputs = tuple[np.ndarray, np.ndarray, np.ndarray, CameraArrays]  # DLT rows, weights, points, cameras
+Solution = tuple[np.ndarray, np.ndarray, np.ndarray]  # points (N, 3), errors (N,), views used (C, N)
+
+
+def _mean_error(X: np.ndarray, pts: np.ndarray, views: np.ndarray, cams: CameraArrays) -> np.ndarray:
     """Mean reprojection error (px) over each point's views; inf with fewer than two. (N,)."""
     intrinsics, rotations, translations = cams
     reproj = project(world_to_camera(X[None], rotations, translations), intrinsics)  # (C, N, 2)
@@ -108,7 +113,9 @@ def triangulate(
     )
 
 
-def _triangulate_chunk(pts, conf, cameras, min_confidence, max_error_px):
+def _triangulate_chunk(
+    pts: np.ndarray, conf: np.ndarray, cameras: Sequence[Camera], min_confidence: float, max_error_px: float
+) -> Solution:
     arrays = stack_cameras(cameras)
     intrinsics, rotations, translations = arrays
     views = np.isfinite(pts).all(-1) & np.isfinite(conf) & (conf >= min_confidence)  # (C, N)
@@ -126,7 +133,9 @@ def _triangulate_chunk(pts, conf, cameras, min_confidence, max_error_px):
     return np.where(ok[:, None], X, np.nan), np.where(ok, error, np.nan), views & ok[None]
 
 
-def _best_subsets(X, error, views, solve, max_error_px):
+def _best_subsets(
+    X: np.ndarray, error: np.ndarray, views: np.ndarray, solve: SolveInputs, max_error_px: float
+) -> Solution:
     """Pose2Sim's rule for the points above the threshold: over every subset of >= 2 of their
     usable views, the largest subset under the threshold, then the smallest error; inf (NaN
     later) where none is. Sizes are tried from the largest down, each only for the points that no
@@ -156,7 +165,9 @@ def _best_subsets(X, error, views, solve, max_error_px):
     return X, error, views
 
 
-def _greedy_removal(X, error, views, solve, max_error_px):
+def _greedy_removal(
+    X: np.ndarray, error: np.ndarray, views: np.ndarray, solve: SolveInputs, max_error_px: float
+) -> Solution:
     """Many cameras: while a point's error is too large and more than two views remain, drop the
     view whose removal lowers it most (every single-view removal solved in batch)."""
     rows, weights, pts, arrays = solve

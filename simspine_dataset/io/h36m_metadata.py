@@ -114,7 +114,13 @@ def _cells(row: ET.Element) -> list[str]:
     return [(td.text or "").strip() for td in row.findall("td")]
 
 
-def _parse_cameras(path: Path, root: ET.Element, camera_ids: tuple[str, ...], subjects, sizes):
+def _parse_cameras(
+    path: Path,
+    root: ET.Element,
+    camera_ids: tuple[str, ...],
+    subjects: Sequence[str],
+    sizes: Mapping[tuple[str, str], tuple[int, int]],
+) -> dict[str, dict[str, Camera]]:
     w0 = _numbers(root.findtext("w0"))
     if w0.size != W0_LENGTH:
         raise MetadataError(path, f"<w0> holds {w0.size} numbers, expected {W0_LENGTH}")

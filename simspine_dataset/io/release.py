@@ -9,7 +9,7 @@ capture's sequences, is ``simspine_dataset.annotations``'s job.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,7 +54,7 @@ class Trial:
             )
 
 
-def _strings(values) -> tuple[str, ...]:
+def _strings(values: np.ndarray | Sequence[str | bytes]) -> tuple[str, ...]:
     return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel())
 
 

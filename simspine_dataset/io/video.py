@@ -11,12 +11,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.errors import CorruptVideoError, MissingFileError
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import av
 
 _SEEK_AHEAD_FRAMES = 100  # seek instead of decoding forward when the next wanted frame is further
 
@@ -47,7 +51,7 @@ def _open(path: Path):  # -> av.container.InputContainer
     return container
 
 
-def _frame_index(frame, fps: float) -> int:
+def _frame_index(frame: av.VideoFrame, fps: float) -> int:
     return round(float(frame.pts * frame.time_base) * fps)
 
 
@@ -109,7 +113,13 @@ def read_frames(
         container.close()
 
 
-def _decode_wanted(container, stream, fps: float, wanted: list[int] | None, pixel_format: str):
+def _decode_wanted(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    fps: float,
+    wanted: list[int] | None,
+    pixel_format: str,
+) -> Iterator[tuple[int, np.ndarray]]:
     position = 0  # next wanted element of `wanted`
     current = -1  # index of the last decoded frame
     while wanted is None or position < len(wanted):
@@ -140,7 +150,7 @@ def _decode_wanted(container, stream, fps: float, wanted: list[int] | None, pixe
 _FROM_I420 = {"rgb24": "COLOR_YUV2RGB_I420", "bgr24": "COLOR_YUV2BGR_I420"}
 
 
-def _to_array(frame, pixel_format: str) -> np.ndarray:
+def _to_array(frame: av.VideoFrame, pixel_format: str) -> np.ndarray:
     """A decoded frame as (H, W, 3) uint8. H.264's yuv420p is converted by OpenCV, ~3x faster than
     swscale's conversion for a 1000 x 1000 frame (within 3 levels of it, 0.5 on average)."""
     if frame.format.name == "yuv420p" and pixel_format in _FROM_I420:

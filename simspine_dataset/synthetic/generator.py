@@ -111,7 +111,9 @@ def _on_the_floor(model: KinematicModel, q: np.ndarray, fps_hz: float) -> np.nda
     return q
 
 
-def simulate_take(subject: str, action: str, subaction: int, settings: CaptureSettings):
+def simulate_take(
+    subject: str, action: str, subaction: int, settings: CaptureSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, tuple[str, ...], np.random.Generator]:
     """Coordinates (T, Q), noise-free joints (T, 32, 3) and keypoints (T, 37, 3) in world mm."""
     spec = model_spec(settings.spine)
     factors = subject_factors(subject, settings.seed)

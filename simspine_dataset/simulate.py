@@ -1,0 +1,149 @@
+"""Stage 2, simulate: one sequence's labels, as a ``SimulatedSequence``.
+
+From the mocap (and the triangulated detections, with ``--detections``) through the scaled model:
+our model (``biomech.pipeline.simulate_sequence``) or a user's OpenSim model
+(``simulate_sequence_user``); or, with ``--annotations``, from the official release's files
+(``annotations``) with no simulation at all. The result is the work folder's
+``2_simulate/<subject>/<sequence>.npz`` (``SimulatedSequence.save`` / ``load``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simspine_dataset.capture import SequenceRecord, load_mocap
+from simspine_dataset.errors import SimspineError
+from simspine_dataset.io.atomic import atomic_path
+from simspine_dataset.schema import QUALITY_COLUMNS
+
+if TYPE_CHECKING:
+    from simspine_dataset.annotations import Annotations, SequenceLabels
+    from simspine_dataset.build import BuildConfig
+
+
+@dataclass(frozen=True)
+class SimulatedSequence:
+    """A sequence's labels, per frame: ``coordinates`` (T, Q) in OpenSim table units (deg, m),
+    ``keypoints_world_mm`` (T, 37, 3), the IK residual (T,), the label-quality columns
+    (``schema.QUALITY_COLUMNS``) and the coordinates' names and published units (``axes``)."""
+
+    coordinates: np.ndarray
+    keypoints_world_mm: np.ndarray
+    ik_marker_rmse_mm: np.ndarray
+    quality: dict[str, np.ndarray]
+    axes: list[dict]
+
+    def __post_init__(self) -> None:
+        # stored as float32: a unit built from this record and one rebuilt from its saved file are
+        # the same bytes
+        for name in ("coordinates", "keypoints_world_mm", "ik_marker_rmse_mm"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), np.float32))
+        object.__setattr__(self, "quality", {k: np.asarray(v, np.float32) for k, v in self.quality.items()})
+        T = len(self.keypoints_world_mm)
+        lengths = {
+            len(self.coordinates),
+            len(self.ik_marker_rmse_mm),
+            *(len(v) for v in self.quality.values()),
+        }
+        if lengths != {T} or set(self.quality) != set(QUALITY_COLUMNS):
+            raise ValueError(f"simulated arrays disagree: {T} frames, lengths {sorted(lengths)}")
+
+    def save(self, path: Path) -> None:
+        arrays = {name: np.asarray(v, np.float32) for name, v in self.quality.items()}
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.savez(
+                f,
+                coordinates=self.coordinates.astype(np.float32),
+                keypoints_world_mm=self.keypoints_world_mm.astype(np.float32),
+                ik_marker_rmse_mm=self.ik_marker_rmse_mm.astype(np.float32),
+                axes_json=np.array(json.dumps(self.axes)),
+                **arrays,
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> SimulatedSequence:
+        with np.load(path) as data:
+            return cls(
+                data["coordinates"],
+                data["keypoints_world_mm"],
+                data["ik_marker_rmse_mm"],
+                {name: data[name] for name in QUALITY_COLUMNS},
+                json.loads(str(data["axes_json"])),
+            )
+
+
+def kinematic_axes(spine: str) -> list[dict]:
+    """Names and units of the ``kinematics`` column (our model's independent coordinates)."""
+    from simspine_dataset.biomech.model_table import model_spec
+    from simspine_dataset.geometry.transforms import kinematic_axis
+
+    return [kinematic_axis(c.name, c.kind != "rotation") for c in model_spec(spine).coordinates]
+
+
+def simulate(
+    record: SequenceRecord,
+    scale: dict | None,
+    config: BuildConfig,
+    out: Path,
+    annotations: Annotations | None,
+) -> SimulatedSequence:
+    """The sequence's labels; ``scale`` is its subject's scale unit (None: it could not be scaled)."""
+    joints = load_mocap(record).joints_world_mm  # first: bad mocap fails here, named
+    if scale is None:
+        raise SimspineError(f"{record.subject}: the subject could not be scaled (see the log)")
+    if annotations is not None:
+        return from_release(annotations.labels(record.subject, record.sequence, joints))
+    pseudo = None
+    if config.detections:
+        from simspine_dataset.pseudo_markers import pseudo_markers
+
+        pseudo = pseudo_markers(config.detections, record)
+    if config.model:
+        from simspine_dataset.biomech.osim import load_osim
+        from simspine_dataset.biomech.pipeline import simulate_sequence_user
+        from simspine_dataset.biomech.user_model import UserModel, coordinate_axes
+
+        model = load_osim(out / scale["osim"])
+        model.initSystem()
+        result = simulate_sequence_user(
+            record.key, UserModel.from_json(config.model), model, joints, config.simulation, pseudo
+        )
+        axes = coordinate_axes(model, result.coordinate_names)
+    else:
+        from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
+        from simspine_dataset.biomech.model_table import model_spec
+        from simspine_dataset.biomech.pipeline import simulate_sequence
+
+        spec = model_spec(config.simulation.ik.spine)
+        model = KinematicModel(scale_spec(spec, body_scale_factors(spec, scale["segment_factors"])))
+        result = simulate_sequence(record.key, model, joints, config.simulation, pseudo)
+        axes = kinematic_axes(config.simulation.ik.spine)
+    quality = dict(
+        zip(
+            QUALITY_COLUMNS,
+            (result.residual_mocap_mm, result.residual_detections_mm, result.keypoint_uncertainty_mm),
+            strict=True,
+        )
+    )
+    return SimulatedSequence(
+        result.coordinates, result.keypoints_world_mm, result.ik_marker_rmse_mm, quality, axes
+    )
+
+
+def from_release(labels: SequenceLabels) -> SimulatedSequence:
+    """The release's labels as the simulate unit's result: no IK here, so the residuals are the
+    release's own (or NaN) and there is no uncertainty estimate (NaN)."""
+    T, K = labels.keypoints_world_mm.shape[:2]
+    quality = {
+        "ik_residual_mocap_mm": np.full(T, np.nan),
+        "ik_residual_detections_mm": np.full(T, np.nan),
+        "keypoints_uncertainty_mm": np.full((T, K), np.nan),
+    }
+    return SimulatedSequence(
+        labels.coordinates, labels.keypoints_world_mm, labels.ik_marker_rmse_mm, quality, labels.axes
+    )
