@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from simspine_dataset import __version__
 from simspine_dataset.h36m import ACTIONS
+from simspine_dataset.synthetic import DEMO_SUBJECTS
 
 if TYPE_CHECKING:
     from simspine_dataset.detect import VideoResult
@@ -360,7 +361,12 @@ def _parser() -> argparse.ArgumentParser:
 
     cap = sub.add_parser("capture-demo", help="write a synthetic Human3.6M-layout capture")
     cap.add_argument("out", type=Path, help="folder of the capture to write")
-    cap.add_argument("--subjects", nargs="+", default=["S1", "S9"], help="subjects (default S1 S9)")
+    cap.add_argument(
+        "--subjects",
+        nargs="+",
+        default=list(DEMO_SUBJECTS),
+        help=f"subjects (default {' '.join(DEMO_SUBJECTS)})",
+    )
     cap.add_argument("--seconds", type=float, default=4.0, help="length of each take (default 4)")
     cap.add_argument("--seed", type=int, default=0, help="random seed of motions, noise and detections")
     cap.add_argument("--mocap-noise-mm", type=float, default=0.0, help="Gaussian noise on D3_Positions")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simspine_dataset.errors import SimspineError
+from simspine_dataset.synthetic import DEMO_SUBJECTS
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 POSE2D_SMOKE_CONFIG = "baselines/pose2d/configs/td-hm_res18-tiny_cpu_simspine-128x96.py"
@@ -67,7 +68,7 @@ def run_demo(
         start = time.perf_counter()
         if stage == "capture":
             generate_capture(
-                out / "capture", CaptureSettings(subjects=("S1", "S9"), seconds=seconds, workers=workers)
+                out / "capture", CaptureSettings(subjects=DEMO_SUBJECTS, seconds=seconds, workers=workers)
             )
         elif stage == "build":
             report = build(out / "capture", dataset, BuildConfig(workers=workers))
@@ -98,7 +99,8 @@ def run_demo(
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
     lines = [
         f"simspine demo: {out}",
-        f"  capture      2 subjects x 30 takes, {seconds:g} s each        {timings['capture']:7.1f} s",
+        f"  capture      {len(DEMO_SUBJECTS)} subjects x 30 takes, {seconds:g} s each        "
+        f"{timings['capture']:7.1f} s",
         f"  build        rows {dict(report['rows'])}, {len(failed)} failed   {timings['build']:7.1f} s",
         f"  load_dataset splits {splits}   {timings['load']:7.1f} s",
     ]

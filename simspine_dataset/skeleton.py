@@ -184,6 +184,23 @@ SIGMAS: tuple[float, ...] = tuple(k.sigma for k in KEYPOINTS)
 FLIP_INDEX: tuple[int, ...] = tuple(INDEX[k.mirror] if k.mirror else i for i, k in enumerate(KEYPOINTS))
 FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i, j in enumerate(FLIP_INDEX) if i < j)
 BONES: tuple[tuple[int, int], ...] = tuple((p, i) for i, p in enumerate(PARENTS) if p >= 0)
+# Bones between two keypoints measured by the mocap: rigid in Human3.6M's skeleton.
+MOCAP_BONES: tuple[tuple[int, int], ...] = tuple(
+    (p, i) for p, i in BONES if KEYPOINTS[p].source == "mocap" and KEYPOINTS[i].source == "mocap"
+)
+
+
+def _descendants(root: str) -> tuple[int, ...]:
+    """The keypoints at or below ``root`` in the parent tree."""
+
+    def below(i: int) -> bool:
+        return i >= 0 and (NAMES[i] == root or below(PARENTS[i]))
+
+    return tuple(i for i in range(len(KEYPOINTS)) if below(i))
+
+
+# The upper body (mmpose's "upper" keypoint type): the thoracic spine and everything it carries.
+UPPER_BODY: tuple[int, ...] = _descendants("Spine_04")
 
 SPINE_SUBSET: tuple[int, ...] = tuple(INDEX[n] for n in SPINE_SUBSET_NAMES)
 # The root and the vertebral column, caudal to cranial (Hip, Spine_01..05, Neck, Neck_02, Neck_03).

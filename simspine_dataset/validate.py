@@ -38,17 +38,6 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.geometry.transforms import axes_is_translation
 from simspine_dataset.shards import PUBLIC_HIDDEN
 
-RIGID_BONES = (
-    ("RShoulder", "RElbow"),
-    ("RElbow", "RWrist"),
-    ("LShoulder", "LElbow"),
-    ("LElbow", "LWrist"),
-    ("RHip", "RKnee"),
-    ("RKnee", "RAnkle"),
-    ("LHip", "LKnee"),
-    ("LKnee", "LAnkle"),
-)
-
 if TYPE_CHECKING:
     from simspine_dataset.biomech.kinematics import KinematicModel
 BATCH_ROWS = 20_000
@@ -168,8 +157,7 @@ def _projection_errors(batch: dict) -> tuple[np.ndarray, np.ndarray]:
 def _bone_spread(world: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-sequence std of each rigid and each other bone length (mm; NaN for a bone with a missing
     end); one camera's rows."""
-    rigid_bones = {(sk.INDEX[a], sk.INDEX[b]) for a, b in RIGID_BONES}
-    is_rigid = np.array([bone in rigid_bones for bone in sk.BONES])
+    is_rigid = np.array([bone in sk.MOCAP_BONES for bone in sk.BONES])
     rigid, other = [], []
     for key in np.unique(keys):
         mine = world[keys == key]

@@ -7,9 +7,6 @@ from pathlib import Path
 from simspine_dataset import skeleton as sk
 
 _COLORS = {"spine": [255, 128, 0], "left": [0, 255, 0], "right": [51, 153, 255], "centre": [255, 255, 255]}
-UPPER = {"Head", "Nose", "REye", "LEye", "REar", "LEar", "Neck", "Neck_02", "Neck_03", "Spine_04", "Spine_05",
-         "RShoulder", "LShoulder", "RElbow", "LElbow", "RWrist", "LWrist", "RClavicle", "LClavicle",
-         "RLatissimus", "LLatissimus"}  # fmt: skip
 
 
 def _side(name: str) -> str:
@@ -26,7 +23,7 @@ def dataset_info() -> dict:
             "name": k.name,
             "id": i,
             "color": _COLORS[_side(k.name)],
-            "type": "upper" if k.name in UPPER else "lower",
+            "type": "upper" if i in sk.UPPER_BODY else "lower",
             "swap": sk.NAMES[sk.FLIP_INDEX[i]] if sk.FLIP_INDEX[i] != i else "",
         }
         for i, k in enumerate(sk.KEYPOINTS)

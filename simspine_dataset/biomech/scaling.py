@@ -24,6 +24,7 @@ from simspine_dataset.biomech.ik import MarkerObservations, solve_ik
 from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
 from simspine_dataset.biomech.model_table import SEGMENTS, ModelSpec, h36m_marker_name
 from simspine_dataset.config import ScalingConfig
+from simspine_dataset.geometry.transforms import MM_PER_M
 from simspine_dataset.skeleton import J
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def scale_subject(
     rmse = float("nan")
     for round_ in range(config.refine_rounds):
         factors, rmse = _refine(spec, factors, sample)
-        log.debug("%s: refinement round %d, weighted rmse %.2f mm", subject, round_ + 1, rmse * 1e3)
+        log.debug("%s: refinement round %d, weighted rmse %.2f mm", subject, round_ + 1, rmse * MM_PER_M)
     scaled = KinematicModel(scale_spec(spec, body_scale_factors(spec, factors)))
     final_rmse = float(np.nanmedian(solve_ik(scaled, sample, repair=False).marker_rmse_m))
     height = _height_m(joints_m)
@@ -160,7 +161,7 @@ def scale_subject(
         subject,
         summary,
         height,
-        final_rmse * 1e3,
+        final_rmse * MM_PER_M,
     )
     return SubjectScale(subject, factors, height, config.mass_kg, final_rmse)
 

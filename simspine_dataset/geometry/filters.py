@@ -25,6 +25,12 @@ def _design(cutoff_hz: float, fps_hz: float, order: int) -> tuple[np.ndarray, np
     return butter(order // 2, cutoff_hz / (fps_hz / 2.0), btype="low")
 
 
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of True in a (T,) boolean mask, as (start, stop) index pairs (stop exclusive)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, bool).view(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 def lowpass(signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = FPS_HZ, order: int = 2) -> np.ndarray:
     """Filter along axis 0 (time). (T, ...) -> (T, ...); NaN gaps preserved, short runs raw."""
     from scipy.signal import filtfilt
@@ -39,9 +45,7 @@ def lowpass(signal: np.ndarray, cutoff_hz: float = 5.0, fps_hz: float = FPS_HZ, 
     out = x.copy()
     flat = out.reshape(len(x), -1)
     for column in range(flat.shape[1]):
-        finite = np.isfinite(flat[:, column])
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.view(np.int8), [0]])))
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        for start, stop in true_runs(np.isfinite(flat[:, column])):
             if stop - start > padlen:
                 flat[start:stop, column] = filtfilt(b, a, flat[start:stop, column])
     return out

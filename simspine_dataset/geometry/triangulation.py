@@ -31,6 +31,7 @@ import numpy as np
 
 from simspine_dataset.errors import ShapeError
 from simspine_dataset.geometry.camera import Camera, project, projection_matrix, stack_cameras, undistort
+from simspine_dataset.geometry.filters import true_runs
 from simspine_dataset.geometry.transforms import world_to_camera
 
 MAX_SUBSET_CAMERAS = 6  # up to 57 subsets; beyond, the greedy removal
@@ -208,9 +209,7 @@ def fill_short_gaps(points: np.ndarray, max_gap: int = 5) -> np.ndarray:
         finite = np.isfinite(flat[:, column])
         if finite.all() or finite.sum() < 2:
             continue
-        missing = ~finite
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], missing.view(np.int8), [0]])))
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        for start, stop in true_runs(~finite):
             if start > 0 and stop < len(x) and stop - start <= max_gap:
                 flat[start:stop, column] = np.interp(t[start:stop], t[finite], flat[finite, column])
     return x

@@ -1,1 +1,3 @@
 """The embedded default: a synthetic capture in the exact Human3.6M layout, from our model."""
+
+DEMO_SUBJECTS: tuple[str, ...] = ("S1", "S9")  # the demo's capture: one train, one test subject

@@ -44,6 +44,7 @@ from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
 from simspine_dataset.skeleton import J
+from simspine_dataset.synthetic import DEMO_SUBJECTS
 from simspine_dataset.synthetic.detector import DetectorNoise, facing_camera, simulate_detections
 from simspine_dataset.synthetic.layout import write_sequence
 from simspine_dataset.synthetic.motions import action_motion
@@ -58,7 +59,7 @@ _FOOT_MARKERS = ("RHeel", "RBigToe", "RSmallToe", "LHeel", "LBigToe", "LSmallToe
 
 @dataclass(frozen=True)
 class CaptureSettings:
-    subjects: tuple[str, ...] = ("S1", "S9")
+    subjects: tuple[str, ...] = DEMO_SUBJECTS
     seconds: float = 4.0
     seed: int = 0
     mocap_noise_mm: float = 0.0
