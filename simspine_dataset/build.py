@@ -96,13 +96,7 @@ class BuildConfig:
         return from_mapping(cls, data, str(path))
 
     def split_of(self, subject: str) -> str:
-        return (
-            "train"
-            if subject in self.train_subjects
-            else "test"
-            if subject in self.test_subjects
-            else "other"
-        )
+        return h36m.split_of(subject, self.train_subjects, self.test_subjects)
 
     def digest(self) -> str:
         """Hash of every setting that changes the simulated rows (not how they are run, framed or

@@ -123,13 +123,12 @@ def subject_number(subject: str) -> int:
     return int(match["number"])
 
 
-def split_of(subject: str) -> str:
-    """The standard protocol split of a subject: ``"train"`` or ``"test"``."""
-    if subject in TRAIN_SUBJECTS:
-        return "train"
-    if subject in TEST_SUBJECTS:
-        return "test"
-    raise ValueError(f"{subject} is in neither split of the standard protocol")
+def split_of(
+    subject: str, train: tuple[str, ...] = TRAIN_SUBJECTS, test: tuple[str, ...] = TEST_SUBJECTS
+) -> str:
+    """A subject's split: ``"train"``, ``"test"`` or ``"other"`` (default: the standard protocol's
+    lists; a build passes its configured ones)."""
+    return "train" if subject in train else "test" if subject in test else "other"
 
 
 @dataclass(frozen=True)
