@@ -13,6 +13,7 @@ order of ``skeleton.SPINE_SUBSET``), ``full`` all 37.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ KEYPOINT_SETS: dict[str, tuple[int, ...]] = {
 }
 ROOT = sk.INDEX["Hip"]
 COLUMNS = ("subject", "action", "camera", "frame", "keypoints_3d_camera_mm", "camera_intrinsics")
+# What streamed training reads (``train --stream``: ground-truth 2D only).
+STREAM_COLUMNS = ("keypoints_2d_px", "keypoints_visible", "camera_intrinsics", "keypoints_3d_camera_mm")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,26 @@ def root_relative(keypoints_mm: np.ndarray, keypoints: tuple[int, ...]) -> np.nd
     return keypoints_mm[:, list(keypoints)] - keypoints_mm[:, ROOT : ROOT + 1]
 
 
+def lifting_pair(
+    px: np.ndarray, intrinsics: np.ndarray, camera_mm: np.ndarray, keypoints: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' 2D pixels (N, 37, 2, NaN where missing), intrinsics (N, 9) and camera-frame keypoints
+    (N, 37, 3) -> the network's inputs (N, K, 2) and targets (N, K, 3), float32."""
+    inputs = pixels_to_normalized(
+        np.asarray(px, np.float64)[:, list(keypoints)], np.asarray(intrinsics, np.float64)
+    )
+    targets = root_relative(np.asarray(camera_mm, np.float64), keypoints)
+    return inputs.astype(np.float32), targets.astype(np.float32)
+
+
+def batch_pair(batch: Mapping, keypoints: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One ``simspine_dataset.loader.BatchLoader`` batch of ``STREAM_COLUMNS`` -> (inputs, targets),
+    with the ground-truth 2D (visible keypoints only), as ``load_arrays(..., "gt")`` makes them."""
+    visible = np.asarray(batch["keypoints_visible"], bool)
+    px = np.where(visible[..., None], np.asarray(batch["keypoints_2d_px"], np.float64), np.nan)
+    return lifting_pair(px, batch["camera_intrinsics"], batch["keypoints_3d_camera_mm"], keypoints)
+
+
 def load_arrays(
     dataset: str, split: str, keypoint_set: str, mode: str = "gt", seed: int = 0
 ) -> LiftingArrays:
@@ -61,12 +84,12 @@ def load_arrays(
     keypoints = KEYPOINT_SETS[keypoint_set]
     columns = load_split(dataset, split, sorted({*COLUMNS, *input_columns(mode)}))
     px, _ = input_2d(mode, columns, seed)
-    intrinsics = columns["camera_intrinsics"].astype(np.float64)
+    inputs, targets = lifting_pair(
+        px, columns["camera_intrinsics"], columns["keypoints_3d_camera_mm"], keypoints
+    )
     return LiftingArrays(
-        inputs=pixels_to_normalized(px[:, list(keypoints)], intrinsics).astype(np.float32),
-        targets=root_relative(columns["keypoints_3d_camera_mm"].astype(np.float64), keypoints).astype(
-            np.float32
-        ),
+        inputs=inputs,
+        targets=targets,
         keypoints=keypoints,
         actions=columns["action"].astype(str),
         subjects=columns["subject"].astype(str),

@@ -14,15 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
-from baselines.lifting.data import KEYPOINT_SETS, LiftingArrays, load_arrays
+from baselines.lifting.data import KEYPOINT_SETS, STREAM_COLUMNS, LiftingArrays, batch_pair, load_arrays
 from baselines.lifting.model import Lifter
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -39,6 +44,7 @@ class TrainConfig:
     blocks: int = 2
     dropout: float = 0.5
     seed: int = 0
+    stream: bool = False  # batches from simspine_dataset.loader.BatchLoader (the split never in memory)
 
 
 def default_device() -> torch.device:
@@ -73,44 +79,128 @@ def fit(
 ) -> dict:
     """Train on ``arrays`` into ``out`` (resuming from its checkpoint); returns a summary with the
     loss history and the training throughput (samples/s, data already in memory)."""
-    from tqdm import tqdm
-
-    out = Path(out)
     device = torch.device(device) if device is not None else default_device()
-    path = out / CHECKPOINT
     torch.manual_seed(config.seed)
     inputs = torch.as_tensor(arrays.inputs, device=device)
     targets = torch.as_tensor(arrays.targets, device=device)
     model = build_model(config, len(arrays.keypoints)).to(device)
     model.set_statistics(inputs, targets)
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        shuffle = torch.Generator().manual_seed(config.seed * 100003 + epoch)
+        for rows in _batches(len(arrays), config.batch_size, shuffle):
+            batch = rows.to(device)
+            yield inputs[batch], model.normalise_target(targets[batch])
+
+    steps = len(_batches(len(arrays), config.batch_size, torch.Generator().manual_seed(0)))
+    return _train(model, batches, steps, len(arrays), Path(out), config, arrays.keypoints, device, progress)
+
+
+def fit_streamed(
+    split: Dataset,
+    out: str | Path,
+    config: TrainConfig,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train from ``simspine_dataset.loader.BatchLoader`` batches of ``split`` (shuffled Arrow blocks,
+    the split never held in memory): the standardisation statistics from one streamed pass, then
+    the same training as ``fit``. Ground-truth 2D only (the noisy and predictions inputs are
+    row-aligned arrays)."""
+    from simspine_dataset.loader import BatchLoader
+
+    if config.input != "gt":
+        raise ValueError(
+            f"streamed training reads the ground-truth 2D; --input {config.input} needs the arrays"
+        )
+    device = torch.device(device) if device is not None else default_device()
+    torch.manual_seed(config.seed)
+    keypoints = KEYPOINT_SETS[config.keypoints]
+    loader = BatchLoader(split, STREAM_COLUMNS, batch_size=config.batch_size, seed=config.seed)
+    model = build_model(config, len(keypoints)).to(device)
+    _streamed_statistics(model, loader, keypoints)
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        loader.set_epoch(epoch)
+        for batch in loader:
+            inputs, targets = (torch.as_tensor(a, device=device) for a in batch_pair(batch, keypoints))
+            if len(inputs) > 1:  # BatchNorm needs 2 samples
+                yield inputs, model.normalise_target(targets)
+
+    return _train(model, batches, len(loader), len(split), Path(out), config, keypoints, device, progress)
+
+
+def _streamed_statistics(model: Lifter, loader: Iterable[dict], keypoints: Sequence[int]) -> None:
+    """``Lifter.set_statistics`` over a stream of batches, from float64 sums: the inputs' mean and
+    (population) std over their finite values, the targets' (root excluded) mean and unbiased std."""
+    sums = {"n": 0.0, "x": 0.0, "xx": 0.0, "m": 0, "y": 0.0, "yy": 0.0}
+    for batch in loader:
+        inputs, targets = batch_pair(batch, tuple(keypoints))
+        x = inputs.reshape(len(inputs), -1).astype(np.float64)
+        y = targets[:, 1:].reshape(len(targets), -1).astype(np.float64)
+        finite = np.isfinite(x)
+        x = np.where(finite, x, 0.0)
+        sums["n"] += finite.sum(0)
+        sums["x"] += x.sum(0)
+        sums["xx"] += (x**2).sum(0)
+        sums["m"] += len(y)
+        sums["y"] += y.sum(0)
+        sums["yy"] += (y**2).sum(0)
+    n, m = np.maximum(sums["n"], 1), sums["m"]
+    in_mean, out_mean = sums["x"] / n, sums["y"] / m
+    in_var = np.maximum(sums["xx"] / n - in_mean**2, 0.0)
+    out_var = np.maximum(sums["yy"] - m * out_mean**2, 0.0) / max(m - 1, 1)  # unbiased, as torch.std
+    statistics = {
+        "in_mean": in_mean,
+        "in_std": np.maximum(np.sqrt(in_var), 1e-6),
+        "out_mean": out_mean,
+        "out_std": np.maximum(np.sqrt(out_var), 1e-6),
+    }
+    for name, values in statistics.items():
+        buffer = getattr(model, name)
+        buffer.copy_(torch.as_tensor(values, dtype=buffer.dtype))
+
+
+def _train(
+    model: Lifter,
+    batches: Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]],
+    steps_per_epoch: int,
+    samples: int,
+    out: Path,
+    config: TrainConfig,
+    keypoints: Sequence[int],
+    device: torch.device,
+    progress: bool,
+) -> dict:
+    """The optimisation: AdamW, cosine schedule, MSE on standardised targets; ``batches(epoch)``
+    yields (inputs, standardised targets) on the device. Resumes from ``out``'s checkpoint."""
+    from tqdm import tqdm
+
+    path = out / CHECKPOINT
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = len(_batches(len(arrays), config.batch_size, torch.Generator().manual_seed(0)))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
-    history, start_epoch = _resume(path, model, optimizer, scheduler, config, arrays.keypoints, device)
-    target_std = model.normalise_target(targets)
+    history, start_epoch = _resume(path, model, optimizer, scheduler, config, keypoints, device)
     trained, seconds = 0, 0.0
     epochs = tqdm(range(start_epoch, config.epochs), desc="lifting", unit="epoch", disable=not progress)
     for epoch in epochs:
         model.train()
         start, total = time.perf_counter(), 0.0
-        shuffle = torch.Generator().manual_seed(config.seed * 100003 + epoch)
-        for rows in _batches(len(arrays), config.batch_size, shuffle):
-            batch = rows.to(device)
-            loss = torch.nn.functional.mse_loss(model(inputs[batch]), target_std[batch])
+        for inputs, target_std in batches(epoch):
+            loss = torch.nn.functional.mse_loss(model(inputs), target_std)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss.detach()) * len(batch)
-            trained += len(batch)
+            total += float(loss.detach()) * len(inputs)
+            trained += len(inputs)
         seconds += time.perf_counter() - start
-        history.append(total / len(arrays))
+        history.append(total / samples)
         epochs.set_postfix(loss=f"{history[-1]:.4f}")
-        _save(path, model, optimizer, scheduler, config, arrays.keypoints, epoch + 1, history)
+        _save(path, model, optimizer, scheduler, config, keypoints, epoch + 1, history)
     return {
         "checkpoint": str(path),
         "epochs": config.epochs,
-        "samples": len(arrays),
+        "samples": samples,
         "loss_history": history,
         "train_samples_per_s": trained / seconds if seconds else None,
         "device": str(device),
@@ -169,15 +259,20 @@ def _save(
 def train(dataset: str, out: str | Path, config: TrainConfig, split: str = "train", **kwargs) -> dict:
     """Load ``split`` of ``dataset`` (folder or Hub repo id) and ``fit``; writes ``summary.json``."""
     start = time.perf_counter()
-    arrays = load_arrays(dataset, split, config.keypoints, config.input, config.seed)
+    if config.stream:
+        from datasets import load_dataset
+
+        data = load_dataset(dataset, split=split)
+    else:
+        data = load_arrays(dataset, split, config.keypoints, config.input, config.seed)
     load_s = time.perf_counter() - start
     summary = {
         "dataset": dataset,
         "split": split,
         "load_s": load_s,
-        "load_samples_per_s": len(arrays) / load_s,
+        "load_samples_per_s": len(data) / load_s,
     }
-    summary |= fit(arrays, out, config, **kwargs)
+    summary |= (fit_streamed if config.stream else fit)(data, out, config, **kwargs)
     write_text_atomic(Path(out) / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -186,6 +281,9 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
     """One command-line option per ``TrainConfig`` field."""
     for field in fields(TrainConfig):
         kind = type(field.default)
+        if kind is bool:
+            parser.add_argument(f"--{field.name.replace('_', '-')}", action="store_true")
+            continue
         choices = sorted(KEYPOINT_SETS) if field.name == "keypoints" else None
         parser.add_argument(
             f"--{field.name.replace('_', '-')}", type=kind, default=field.default, choices=choices
