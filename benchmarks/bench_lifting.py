@@ -3,8 +3,9 @@
     python benchmarks/bench_lifting.py DATASET [--width 1024 --blocks 2 --batch 256 --steps 60]
 
 DATASET: a build folder (e.g. ``demo_out/dataset``). Prints, in one run:
-- data pipeline: ``load_arrays`` (``load_dataset`` -> normalised numpy arrays) in samples/s, and
-  drawing shuffled training batches from the in-memory tensors in samples/s;
+- data pipeline: ``load_arrays`` (``load_dataset`` -> normalised numpy arrays) in samples/s,
+  drawing shuffled training batches from the in-memory tensors in samples/s, and the streamed
+  path of ``train --stream`` (``BatchLoader`` batches made into lifting pairs) in samples/s;
 - model: forward + backward + AdamW step of the default network (1024 x 2 blocks) in samples/s;
 - the ratio data / model (> 1: the model, not the data, limits training).
 """
@@ -45,6 +46,18 @@ def main() -> None:
             drawn += len(pair[0])
     batch_rate = drawn / (time.perf_counter() - start)
 
+    from datasets import load_dataset
+
+    from baselines.lifting.data import STREAM_COLUMNS, batch_pair
+    from simspine_dataset.loader import BatchLoader
+
+    loader = BatchLoader(load_dataset(args.dataset, split="train"), STREAM_COLUMNS, batch_size=args.batch)
+    start, streamed = time.perf_counter(), 0
+    for batch in loader:
+        pair = batch_pair(batch, tuple(range(37)))
+        streamed += len(pair[0])
+    stream_rate = streamed / (time.perf_counter() - start)
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     batches = [torch.randint(0, len(inputs), (args.batch,)) for _ in range(args.steps + 5)]
@@ -61,7 +74,9 @@ def main() -> None:
     print(f"load_dataset -> arrays      {load_rate:12,.0f} samples/s")
     print(f"shuffled batches in memory  {batch_rate:12,.0f} samples/s")
     print(f"train step {args.width}x{args.blocks} b{args.batch}    {train_rate:12,.0f} samples/s")
+    print(f"streamed batches (--stream) {stream_rate:12,.0f} samples/s")
     print(f"ratio batches / train       {batch_rate / train_rate:12.1f}x")
+    print(f"ratio streamed / train      {stream_rate / train_rate:12.1f}x")
 
 
 if __name__ == "__main__":
