@@ -20,9 +20,16 @@ from simspine_dataset.pose_models import (
     spinepose_file,
 )
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-from simspine_dataset.synthetic.pose_onnx import fixed_peaks_model, random_simcc_model
+
+@pytest.fixture
+def onnx_models() -> object:
+    """The ONNX model writers (``synthetic.pose_onnx``); only the tests that run a model need them."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from simspine_dataset.synthetic import pose_onnx
+
+    return pose_onnx
+
 
 SIZE = (192, 256)
 THREADS = os.cpu_count() or 1  # as the package runs ONNX Runtime: sums in the same order
@@ -50,9 +57,11 @@ def ours(model: SimccOnnxModel, image: np.ndarray, boxes: np.ndarray) -> tuple[n
     return model.predict(CropBatch(crop_images(image, centres, scales, model.input_size_wh), centres, scales))
 
 
-def test_batched_inference_equals_the_spinepose_package(tmp_path: Path, image: np.ndarray) -> None:
+def test_batched_inference_equals_the_spinepose_package(
+    tmp_path: Path, image: np.ndarray, onnx_models
+) -> None:
     rtmpose = pytest.importorskip("spinepose.tools").RTMPose
-    path = random_simcc_model(tmp_path / "random.onnx", SIZE, seed=1)
+    path = onnx_models.random_simcc_model(tmp_path / "random.onnx", SIZE, seed=1)
     xy, scores = ours(
         SimccOnnxModel(path, SIZE, threads=THREADS, max_batch=3), image, BOXES
     )  # batches of 3 and 1
@@ -77,10 +86,10 @@ def test_a_keypoint_without_a_positive_peak_is_missing() -> None:
     assert np.isnan(xy[0, 1]).all() and scores[0].tolist() == pytest.approx([0.4, 0.0])
 
 
-def test_known_crop_peaks_land_on_known_image_pixels(tmp_path: Path, image: np.ndarray) -> None:
+def test_known_crop_peaks_land_on_known_image_pixels(tmp_path: Path, image: np.ndarray, onnx_models) -> None:
     rng = np.random.default_rng(0)
     crop_xy = np.round(rng.uniform([0, 0], SIZE, (sk.NUM_KEYPOINTS, 2)) * 2) / 2  # SimCC's half-pixel bins
-    model = SimccOnnxModel(fixed_peaks_model(tmp_path / "peaks.onnx", crop_xy, 0.8, SIZE), SIZE)
+    model = SimccOnnxModel(onnx_models.fixed_peaks_model(tmp_path / "peaks.onnx", crop_xy, 0.8, SIZE), SIZE)
     xy, scores = ours(model, image, BOXES)
     for box, got in zip(BOXES, xy, strict=True):  # independent of crop_transform: written out here
         w, h = (box[2:] - box[:2]) * 1.25
@@ -91,7 +100,9 @@ def test_known_crop_peaks_land_on_known_image_pixels(tmp_path: Path, image: np.n
     np.testing.assert_allclose(scores, 0.8, atol=1e-6)
 
 
-def test_models_are_named_and_missing_weights_say_where_to_put_them(tmp_path: Path, monkeypatch) -> None:
+def test_models_are_named_and_missing_weights_say_where_to_put_them(
+    tmp_path: Path, monkeypatch, onnx_models
+) -> None:
     assert spinepose_file("spinepose-m") == "spinepose-m_32xb256-10e_simspine-256x192.onnx"
     assert spinepose_file("spinepose-s", "v1") == "spinepose-s_32xb256-10e_spinetrack-256x192.onnx"
     assert spinepose_file("spinepose-x") == "spinepose-x_32xb128-10e_spinetrack-384x288.onnx"
@@ -101,7 +112,7 @@ def test_models_are_named_and_missing_weights_say_where_to_put_them(tmp_path: Pa
     monkeypatch.setattr("simspine_dataset.pose_models.SPINEPOSE_URL", "http://127.0.0.1:9/{file}")  # refused
     with pytest.raises(ModelError, match=r"copy spinepose-l_32xb256-10e_simspine-256x192\.onnx there"):
         load_model("spinepose-l")
-    cached = random_simcc_model(tmp_path / "cache" / spinepose_file("spinepose-l"), SIZE)
+    cached = onnx_models.random_simcc_model(tmp_path / "cache" / spinepose_file("spinepose-l"), SIZE)
     assert load_model("spinepose-l").identity.startswith("spinepose-l-v2:")  # found in the cache
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match=r"bad\.onnx: cannot be loaded"):
