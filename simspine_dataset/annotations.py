@@ -301,8 +301,13 @@ def _keypoints(
 
 def missing_keypoints(annotations: Annotations) -> list[str]:
     """The keypoints one trial of the release lacks and the mocap cannot give (NaN in the build)."""
-    ref = next(iter(annotations.trials.values()))
-    names = set(_load(ref).marker_names)
+    names: set[str] = set()
+    for ref in annotations.trials.values():  # the first readable trial (a broken one fails its sequence)
+        try:
+            names = set(_load(ref).marker_names)
+            break
+        except SimspineError:
+            continue
     return [k.name for k in sk.KEYPOINTS if k.name not in names and k.source != "mocap"]
 
 

@@ -395,7 +395,7 @@ def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
     return []
 
 
-def _annotations_report(capture: Capture, config: BuildConfig) -> dict | None:
+def _annotations_report(capture: Capture, config: BuildConfig, axes: list[dict]) -> dict | None:
     """With ``--annotations``: where the labels came from, what only one side has, and the
     keypoints that are NaN because the release lacks them."""
     if not config.annotations:
@@ -412,6 +412,7 @@ def _annotations_report(capture: Capture, config: BuildConfig) -> dict | None:
         ],
         "annotations_without_sequence": extra,
         "missing_keypoints": missing_keypoints(annotations),
+        "kinematics": len(axes),  # coordinates the release gave (0: none; the column holds empty lists)
     }
 
 
@@ -424,7 +425,8 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
     counts = _shards(out, entries, config)
     write_skeleton_json(out / "meta" / "skeleton.json")
-    write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(_axes(out, entries, config), indent=1))
+    axes = _axes(out, entries, config)
+    write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(axes, indent=1))
     report = {
         "config_hash": config.digest(),
         "config": json.loads(json.dumps(asdict(config), default=str)),
@@ -432,7 +434,7 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
         "rows": counts["default"] if counts else {},  # default config, per split
         "frames_rows": counts.get("frames", {}),  # frames config, per split (with --frames)
         "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
-        "annotations": _annotations_report(capture, config),
+        "annotations": _annotations_report(capture, config, axes),
         "sequences": entries,
     }
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))

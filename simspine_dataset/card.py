@@ -136,13 +136,18 @@ def _pipeline(report: dict) -> str:
     """The build's own pipeline line: its model, solver, detections and filter."""
     config = report.get("config", {})
     if annotations := report.get("annotations"):
+        kinematics = (
+            "" if annotations.get("kinematics") else " The release gave no kinematics: `kinematics` is empty."
+        )
         return (
-            "The 3D keypoints and kinematics are the official SIMSPINE release's labels, read from "
+            f"The 3D keypoints{' and kinematics' if annotations.get('kinematics') else ''} are the official "
+            "SIMSPINE release's labels, read from "
             f"`{Path(annotations['source']).name}` (`simspine build --annotations`); this build did not "
             "simulate them. Rows per camera, 2D keypoints and boxes come from the capture's own Human3.6M "
             "calibration (metadata.xml) -> per-camera views. Sequences left out because only one side "
             f"has them: {len(annotations['sequences_without_annotations'])} of the capture, "
             f"{len(annotations['annotations_without_sequence'])} of the release (`build_report.json`)."
+            + kinematics
         )
     simulation = config.get("simulation", {})
     ik, f = simulation.get("ik", {}), simulation.get("filter", {})

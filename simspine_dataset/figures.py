@@ -55,12 +55,15 @@ def validity(out: str | Path) -> str:
     from simspine_dataset.biomech.model_table import model_spec
 
     out = Path(out)
-    if json.loads((out / "build_report.json").read_text())["config"].get("model"):
-        return "Not computed: the curvature definitions are our model's; this build used a user-supplied one."
     sequences, spine = sequence_coordinates(out)
     if not sequences:
         return "No rows were built."
     model = KinematicModel(model_spec(spine))
+    if tuple(sequences[0][2]) != model.coordinate_names:
+        return (
+            "Not computed: the curvature definitions are our model's; this build's kinematics are "
+            "another model's (a user-supplied one, or the release's), or there are none."
+        )
     summary = summarize_by_action(model, sequences)
     per_frame: dict[str, dict[str, list[np.ndarray]]] = {}
     for action, coordinates, _ in sequences:

@@ -43,7 +43,9 @@ class Column:
             return Image()
         if len(shape) == 2:
             return Array2D(shape, self.dtype)
-        return List(Value(self.dtype), length=shape[0]) if shape else Value(self.dtype)
+        if not shape:
+            return Value(self.dtype)
+        return List(Value(self.dtype), length=shape[0] if shape[0] else -1)  # Q = 0: an empty list per row
 
     @property
     def card_feature(self) -> str:
@@ -71,7 +73,12 @@ DEFAULT_COLUMNS: tuple[Column, ...] = (
     Column("camera_rotation", "float32", (3, 3), "world -> camera"),
     Column("camera_translation_mm", "float32", (3,), "X_cam = R X_world + t"),
     Column("image_size", "int32", (2,), "width, height"),
-    Column("kinematics", "float32", (Q,), "model coordinates, degrees / mm (meta/kinematic_axes.json)"),
+    Column(
+        "kinematics",
+        "float32",
+        (Q,),
+        "model coordinates, degrees / mm (meta/kinematic_axes.json); empty for release labels without any",
+    ),
     Column("ik_marker_rmse_mm", "float32", (), "inverse-kinematics residual of that frame"),
     Column("ik_residual_mocap_mm", "float32", (), "residual RMS over the mocap joints (published pose)"),
     Column(

@@ -232,8 +232,10 @@ def _scan_split(
 def _counts_check(out: Path, report: dict, rows: dict[str, int]) -> Check:
     """Splits on disk and their rows against the report (a split the report lacks is stale)."""
     on_disk = sorted(p.name for p in (out / "data" / "default").glob("*") if any(p.glob("*.parquet")))
-    passed = rows == report["rows"] and on_disk == sorted(report["rows"])
+    passed = rows == report["rows"] and on_disk == sorted(report["rows"]) and sum(rows.values()) > 0
     detail = f"rows {rows} (report {report['rows']}), splits on disk {on_disk}"
+    if not sum(rows.values()):  # nothing was built: not a pass (build_report.json names the failures)
+        return Check("counts", "fail", f"no rows: nothing was built ({detail})", 0)
     return check("counts", passed, detail, len(on_disk) + len(report["rows"]))
 
 

@@ -228,3 +228,34 @@ def test_a_broken_release_file_fails_its_sequence_only_and_names_the_file(built,
     assert [(e["subject"], e["sequence"]) for e in failed] == [("S1", "Walking 1")]
     assert str(trc) in failed[0]["error"] and "column labels" in failed[0]["error"]
     assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
+
+
+def test_trcs_without_kinematics_build_an_empty_kinematics_column(built, tmp_path) -> None:
+    """The public release may ship TRCs alone: the rows are built, ``kinematics`` is an empty list
+    per row, validate passes and the card says there are no kinematics."""
+    from datasets import load_dataset
+
+    raw, _, release = built
+    shutil.copytree(release / "positions", tmp_path / "release" / "positions")
+    report = build(
+        raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(tmp_path / "release"))
+    )
+    assert all(e["status"] == "ok" for e in report["sequences"]) and report["annotations"]["kinematics"] == 0
+    assert load_dataset(str(tmp_path / "b"), split="test")[0]["kinematics"] == []
+    assert not _failed(validate(tmp_path / "b"))
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert "The release gave no kinematics" in card and "Not computed: the curvature definitions" in card
+
+
+def test_validate_fails_a_build_with_no_rows(built, tmp_path) -> None:
+    raw, _, release = built
+    (tmp_path / "empty" / "positions" / "S1").mkdir(parents=True)
+    trc = next(release.glob("positions/S1/*.trc"))
+    (tmp_path / "empty" / "positions" / "S1" / trc.name).write_text("not a TRC")
+    build(
+        raw,
+        tmp_path / "b",
+        BuildConfig(check_videos=False, subjects=("S1",), annotations=str(tmp_path / "empty")),
+    )
+    counts = next(c for c in validate(tmp_path / "b") if c.name == "counts")
+    assert counts.status == "fail" and "nothing was built" in counts.detail
