@@ -256,7 +256,7 @@ def _repair(
     bounds: tuple[np.ndarray, np.ndarray],
     max_iterations: int,
     tolerance: float,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames whose weighted residual stands out are re-solved in order from two seeds, the previous
     frame's solution and a rigid fit of the default pose, and the best answer is kept: those above
     16x the lower-quartile cost, and those above 4x the cost of the frame before. A block's
