@@ -160,8 +160,13 @@ def _pipeline(report: dict) -> str:
         if config.get("model")
         else f"our OpenSim spine model (`{ik.get('spine')}` spine)"
     )
+    rays = (
+        " (and, where one camera alone saw a keypoint, that camera's ray)"
+        if ik.get("single_view_rays")
+        else ""
+    )
     detections = (
-        "triangulated SpinePose 2D detections as confidence-weighted pseudo-markers"
+        f"triangulated SpinePose 2D detections as confidence-weighted pseudo-markers{rays}"
         if config.get("detections")
         else "no 2D detections (the spine follows Human3.6M's trunk joints)"
     )

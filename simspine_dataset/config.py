@@ -85,6 +85,9 @@ class IKConfig:
     # ours: a pseudo-marker farther than this many times its noise from the median of its 9
     # neighbouring frames is left out (0: off); the triangulation's gross errors
     outlier_gate: float = 5.0
+    # ours: a pseudo-marker seen by one camera only (no triangulation) is fitted as that camera's
+    # ray: the marker's distance from the ray counts (our solver; OpenSim's IK ignores rays)
+    single_view_rays: bool = True
     # ours: after the frame-by-frame solve, all frames jointly with an acceleration penalty whose
     # weight per coordinate comes from the data (biomech.temporal); our model only
     temporal: bool = True

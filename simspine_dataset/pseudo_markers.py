@@ -9,6 +9,8 @@ error is large (``exp(-error / 10 px)``). Short gaps (<= 5 frames) are interpola
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,19 @@ import numpy as np
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.observations import PseudoMarkers
 from simspine_dataset.capture import SequenceRecord
+from simspine_dataset.geometry.camera import Camera, undistort
 from simspine_dataset.geometry.triangulation import fill_short_gaps, triangulate
 from simspine_dataset.io import detections as det_io
 
 ERROR_SCALE_PX = 10.0
+DEFAULT_NOISE_PX = 5.0  # a keypoint never triangulated in the sequence: its rays' pixel noise
+DEFAULT_DEPTH_MM = 5000.0  # a sequence with no triangulated point: the subject's distance
+
+
+def _or_median(values: np.ndarray, default: float) -> np.ndarray:
+    """NaN entries replaced by the median of the others (``default`` when all are NaN)."""
+    finite = np.isfinite(values)
+    return np.where(finite, values, np.median(values[finite]) if finite.any() else default)
 
 
 def pseudo_markers(detections_root: str | Path, record: SequenceRecord) -> PseudoMarkers:
@@ -38,4 +49,49 @@ def pseudo_markers(detections_root: str | Path, record: SequenceRecord) -> Pseud
     error = np.nan_to_num(result.error_px.reshape(T, sk.NUM_KEYPOINTS), nan=np.inf)
     confidence = np.where(used.sum(0) >= 2, mean_score * np.exp(-error / ERROR_SCALE_PX), 0.0)
     positions = fill_short_gaps(result.points_mm.reshape(T, sk.NUM_KEYPOINTS, 3))
-    return PseudoMarkers(sk.NAMES, positions, confidence)
+    triangulated = confidence > 0
+    noise_px = np.nanmedian(np.where(triangulated, error, np.nan), axis=0)  # (K,) reprojection error
+    noise_px = np.where(
+        np.isfinite(noise_px), noise_px, np.nanmedian(noise_px) if np.isfinite(noise_px).any() else 5.0
+    )
+    rays = single_view_rays(xy, scores, record.cameras, triangulated, noise_px, positions)
+    return PseudoMarkers(sk.NAMES, positions, confidence, *rays)
+
+
+def single_view_rays(
+    xy: np.ndarray,
+    scores: np.ndarray,
+    cameras: Sequence[Camera],
+    triangulated: np.ndarray,
+    noise_px: np.ndarray,
+    points_mm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where a keypoint is not triangulated but exactly one camera detected it: that camera's ray
+    through the undistorted detection. xy (C, T, K, 2) px, scores (C, T, K), triangulated (T, K),
+    each keypoint's reprojection noise (K,) px and the triangulated points (T, K, 3) mm -> origins
+    (T, K, 3) world mm (the camera centre), unit directions (T, K, 3) world, scores (T, K) and the
+    ray's noise across it (T, K) mm: the pixel noise times depth / focal length, the depth that of
+    the frame's triangulated points from the camera (NaN and 0 elsewhere)."""
+    seen = (scores > 0) & np.isfinite(xy).all(-1)  # (C, T, K)
+    single = (seen.sum(0) == 1) & ~triangulated
+    T, K = scores.shape[1:]
+    origins, directions = np.full((T, K, 3), np.nan), np.full((T, K, 3), np.nan)
+    score, noise_mm = np.zeros((T, K)), np.full((T, K), np.nan)
+    for c, camera in enumerate(cameras):
+        mine = single & seen[c]
+        if not mine.any():
+            continue
+        with warnings.catch_warnings():  # frames with no triangulated point: the sequence's depth
+            warnings.simplefilter("ignore", RuntimeWarning)
+            depth = np.nanmedian(np.linalg.norm(points_mm - camera.center_mm, axis=-1), axis=1)  # (T,)
+        depth = np.where(
+            np.isfinite(depth), depth, np.nanmedian(depth) if np.isfinite(depth).any() else 5000.0
+        )
+        noise_mm[mine] = (noise_px[None, :] * depth[:, None] / camera.intrinsics[0])[mine]
+        normalized = undistort(xy[c][mine][None], camera.intrinsics)[0]  # (N, 2)
+        rays_camera = np.concatenate([normalized, np.ones((len(normalized), 1))], axis=-1)
+        rays_world = rays_camera @ camera.rotation  # R^T d, row vectors
+        directions[mine] = rays_world / np.linalg.norm(rays_world, axis=-1, keepdims=True)
+        origins[mine] = camera.center_mm
+        score[mine] = scores[c][mine]
+    return origins, directions, score, noise_mm

@@ -37,12 +37,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MarkerObservations:
-    """Markers to fit. positions_m (T, K, 3) in OpenSim ground; weights (T, K) (0 = absent)."""
+    """Markers to fit. positions_m (T, K, 3) in OpenSim ground; weights (T, K) (0 = absent).
+
+    ``ray_directions`` (T, K, 3), optional: where a row is a unit vector, that observation is a
+    ray (a keypoint seen by one camera: ``positions_m`` a point on it, the camera centre) and only
+    the marker's distance from the ray counts (``off_ray``); zero rows are points."""
 
     names: tuple[str, ...]
     positions_m: np.ndarray
     weights: np.ndarray
     fps_hz: float = FPS_HZ
+    ray_directions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         T, K = self.positions_m.shape[:2]
@@ -52,6 +57,26 @@ class MarkerObservations:
             raise ShapeError(f"weights must be (T, {K}), got {self.weights.shape}")
         missing = ~np.isfinite(self.positions_m).all(axis=-1)
         object.__setattr__(self, "weights", np.where(missing, 0.0, np.clip(self.weights, 0.0, None)))
+        rays = np.zeros((T, K, 3)) if self.ray_directions is None else np.nan_to_num(self.ray_directions)
+        if rays.shape != (T, K, 3):
+            raise ShapeError(f"ray_directions must be (T, {K}, 3), got {rays.shape}")
+        object.__setattr__(self, "ray_directions", rays)
+
+    @property
+    def is_ray(self) -> np.ndarray:
+        """(T, K) True where the observation is a ray."""
+        return np.any(self.ray_directions != 0, axis=-1)
+
+    def residuals(self, markers_m: np.ndarray) -> np.ndarray:
+        """Model markers (T, K, 3) minus the observations, off the rays where they are rays;
+        zero where absent."""
+        return off_ray(markers_m - np.nan_to_num(self.positions_m), self.ray_directions)
+
+    def frames(self, pick: np.ndarray) -> MarkerObservations:
+        """The observations of frames ``pick`` (an index array or a slice)."""
+        return MarkerObservations(
+            self.names, self.positions_m[pick], self.weights[pick], self.fps_hz, self.ray_directions[pick]
+        )
 
     @property
     def n_frames(self) -> int:
@@ -67,6 +92,21 @@ class MarkerObservations:
     ) -> MarkerObservations:
         w = np.broadcast_to(np.asarray(weights, float), positions_m.shape[:2]).copy()
         return cls(tuple(names), np.asarray(positions_m, float), w, fps_hz)
+
+
+def off_ray(vectors: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """The part of each vector orthogonal to its unit direction: ``v - d (d . v)``. (..., 3) with
+    directions (..., 3); a zero direction leaves the vector as it is. For a Jacobian (..., 3, F),
+    pass ``directions[..., None]`` moved to match: ``off_ray_jacobian``."""
+    return vectors - directions * np.sum(directions * vectors, axis=-1, keepdims=True)
+
+
+def off_ray_jacobian(jacobian: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """``off_ray`` applied to each column of a marker Jacobian (..., K, 3, F), directions (..., K, 3)."""
+    return (
+        jacobian
+        - directions[..., None] * np.einsum("...kd,...kdf->...kf", directions, jacobian)[..., None, :]
+    )
 
 
 @dataclass(frozen=True)
@@ -108,7 +148,7 @@ def initial_pose(model: KinematicModel, obs: MarkerObservations, frame: int = 0)
     for axis in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
         q[names.index(axis)] = 0.0
     template = model.markers(q[None], obs.names)[0]
-    present = (obs.weights[frame] > 0) & np.isfinite(obs.positions_m[frame]).all(axis=1)
+    present = (obs.weights[frame] > 0) & np.isfinite(obs.positions_m[frame]).all(axis=1) & ~obs.is_ray[frame]
     if present.sum() < 3:
         raise ValueError(f"frame {frame}: fewer than 3 markers to place the model")
     a, b = template[present], obs.positions_m[frame][present]
@@ -138,6 +178,7 @@ def _lm_block(
     max_iterations: int,
     tolerance: float,
     gain_tolerance: float = 1e-4,
+    rays: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg-Marquardt for a block of independent frames. q0 (B, Q) SI -> (q, iterations).
 
@@ -151,10 +192,12 @@ def _lm_block(
     iterations = np.zeros(B, int)
     active = np.ones(B, bool)
     target = np.nan_to_num(target)
+    rays = np.zeros_like(target) if rays is None else rays  # (B, K, 3): unit rows for ray observations
     w = np.repeat(weights, 3, axis=1)  # (B, 3K)
     eye = np.eye(len(free))
     x, jac = model.markers_and_jacobian(q, idx, free)
-    residual = (x - target).reshape(B, -1)
+    jac = off_ray_jacobian(jac, rays)
+    residual = off_ray(x - target, rays).reshape(B, -1)
     cost = np.einsum("bm,bm->b", w, residual**2)
     for _ in range(max_iterations):
         J = jac.reshape(B, -1, len(free))
@@ -164,7 +207,7 @@ def _lm_block(
         step = -np.linalg.solve(H + lam[:, None, None] * (H * eye + 1e-9 * eye), g[..., None])[..., 0]
         trial = q.copy()
         trial[:, free] = np.clip(q[:, free] + step, bounds[0], bounds[1])
-        residual_t = (model.markers(trial, model.marker_names_at(idx)) - target).reshape(B, -1)
+        residual_t = off_ray(model.markers(trial, model.marker_names_at(idx)) - target, rays).reshape(B, -1)
         cost_t = np.einsum("bm,bm->b", w, residual_t**2)
         better = (cost_t < cost) & active
         moved = np.abs(trial[:, free] - q[:, free]).max(axis=1)  # after clipping at the bounds
@@ -181,12 +224,13 @@ def _lm_block(
             break
         refresh = better & active
         if refresh.any():
-            _, jac[refresh] = model.markers_and_jacobian(q[refresh], idx, free)
+            _, fresh = model.markers_and_jacobian(q[refresh], idx, free)
+            jac[refresh] = off_ray_jacobian(fresh, rays[refresh])
     return q, iterations
 
 
 def _cost(model: KinematicModel, obs: MarkerObservations, frame: int, q: np.ndarray) -> float:
-    error = model.markers(q[None], obs.names)[0] - np.nan_to_num(obs.positions_m[frame])
+    error = obs.frames(slice(frame, frame + 1)).residuals(model.markers(q[None], obs.names))[0]
     return float(np.sum(obs.weights[frame] * np.sum(error**2, axis=-1)))
 
 
@@ -226,7 +270,18 @@ def solve_ik(
             q_prev = _better_start(model, obs, start, q_prev)
         q0 = np.repeat(q_prev[None], stop - start, axis=0)
         target, weights = obs.positions_m[start:stop], obs.weights[start:stop]
-        q, its = _lm_block(model, q0, target, weights, idx, free, (low, high), max_iterations, tolerance)
+        q, its = _lm_block(
+            model,
+            q0,
+            target,
+            weights,
+            idx,
+            free,
+            (low, high),
+            max_iterations,
+            tolerance,
+            rays=obs.ray_directions[start:stop],
+        )
         solved[start:stop], iterations[start:stop] = q, its
         q_prev = q[-1]
     if repair:
@@ -234,13 +289,13 @@ def solve_ik(
         solved, iterations = _repair(
             model, obs, solved, iterations, idx, free, bounds, max_iterations, tolerance
         )
-    errors = np.linalg.norm(model.markers(solved, obs.names) - obs.positions_m, axis=-1)
+    errors = np.linalg.norm(obs.residuals(model.markers(solved, obs.names)), axis=-1)
     errors[obs.weights <= 0] = np.nan
     return IKResult(model.coordinate_names, model.from_si(solved), obs.names, errors, iterations)
 
 
 def _frame_costs(model: KinematicModel, obs: MarkerObservations, q: np.ndarray) -> np.ndarray:
-    error = model.markers(q, obs.names) - np.nan_to_num(obs.positions_m)
+    error = obs.residuals(model.markers(q, obs.names))
     return np.einsum("tk,tk->t", obs.weights, np.sum(error**2, axis=-1)) / np.maximum(
         obs.weights.sum(1), 1e-9
     )
@@ -286,18 +341,13 @@ def _repair(
             bounds,
             max_iterations,
             tolerance,
+            rays=np.repeat(obs.ray_directions[t : t + 1], n, 0),
         )
-        trial = _frame_costs(model, _slice(obs, t, n), q)
+        trial = _frame_costs(model, obs.frames(np.full(n, t)), q)
         best = int(np.argmin(trial))
         if trial[best] < costs[t]:
             solved[t], costs[t], iterations[t] = q[best], trial[best], iterations[t] + its.sum()
     return solved, iterations
-
-
-def _slice(obs: MarkerObservations, t: int, repeat: int = 1) -> MarkerObservations:
-    """Frame ``t`` of ``obs``, repeated ``repeat`` times."""
-    pick = np.full(repeat, t)
-    return MarkerObservations(obs.names, obs.positions_m[pick], obs.weights[pick], obs.fps_hz)
 
 
 def solve_ik_opensim(
@@ -319,7 +369,11 @@ def solve_ik_opensim(
     for t in range(obs.n_frames):
         row = osim.RowVectorVec3(len(obs.names), osim.Vec3(np.nan))
         for k in range(len(obs.names)):
-            p = obs.positions_m[t, k] if obs.weights[t, k] > 0 else (np.nan, np.nan, np.nan)
+            p = (
+                obs.positions_m[t, k]
+                if obs.weights[t, k] > 0 and not obs.is_ray[t, k]
+                else (np.nan, np.nan, np.nan)
+            )
             row[k] = osim.Vec3(*map(float, p))
         table.appendRow(t / obs.fps_hz, row)
     weight_set = osim.SetMarkerWeights()

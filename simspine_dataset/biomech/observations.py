@@ -16,18 +16,25 @@ from simspine_dataset.biomech.ik import MarkerObservations
 from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.config import IKConfig
 from simspine_dataset.errors import ShapeError
-from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
+from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m, world_to_opensim_direction
 from simspine_dataset.h36m import FPS_HZ
 
 
 @dataclass(frozen=True)
 class PseudoMarkers:
     """3D keypoints to fit besides the mocap: names (K,), positions (T, K, 3) world mm, NaN where
-    missing, and confidence (T, K) in [0, 1]."""
+    missing, and confidence (T, K) in [0, 1]. Optionally, where a keypoint has no position but one
+    camera saw it: the ray from that camera, ``ray_origins_mm`` (T, K, 3) world mm (the camera
+    centre) and ``ray_directions`` (T, K, 3) world unit vectors, NaN elsewhere, and its detection
+    score ``ray_confidence`` (T, K)."""
 
     names: tuple[str, ...]
     positions_world_mm: np.ndarray
     confidence: np.ndarray
+    ray_origins_mm: np.ndarray | None = None
+    ray_directions: np.ndarray | None = None
+    ray_confidence: np.ndarray | None = None
+    ray_noise_mm: np.ndarray | None = None  # (T, K): the ray's noise across it, from the pixel noise
 
     def __post_init__(self) -> None:
         shape = self.positions_world_mm.shape
@@ -66,8 +73,36 @@ def ik_observations(
             confidence = np.where(temporal_outliers(seen, sigma, config.outlier_gate), 0.0, confidence)
             seen = np.where((confidence > 0)[..., None], points, np.nan)
         base = _base_weights([config.pseudo_marker_weights[pseudo.names[k]] for k in keep], config)
-        weights = np.concatenate([weights, base * confidence / _noise_variance(seen, config, fps_hz)], axis=1)
+        scale = base / _noise_variance(seen, config, fps_hz)
+        weights = np.concatenate([weights, scale * confidence], axis=1)
+        if config.single_view_rays and pseudo.ray_directions is not None:
+            return _with_rays(tuple(names), positions, weights, pseudo, keep, scale, fps_hz)
     return MarkerObservations(tuple(names), positions, np.array(weights, dtype=float), fps_hz)
+
+
+def _with_rays(
+    names: tuple[str, ...],
+    positions: np.ndarray,
+    weights: np.ndarray,
+    pseudo: PseudoMarkers,
+    keep: list[int],
+    scale: np.ndarray,
+    fps_hz: float,
+) -> MarkerObservations:
+    """The pseudo-markers' single-view rays where they have no triangulated position: the marker's
+    distance from the ray is fitted, weighted by the detection's score over the ray's noise across
+    it (``ray_noise_mm``, with the noise floor), or the configured weight times the score."""
+    n = positions.shape[1] - len(keep)  # the mocap markers come first
+    positions, weights = positions.copy(), np.array(weights, dtype=float)
+    directions = np.zeros_like(positions)
+    ray_weight = scale * np.clip(np.nan_to_num(pseudo.ray_confidence[:, keep]), 0.0, 1.0)
+    use = (weights[:, n:] <= 0) & np.isfinite(pseudo.ray_directions[:, keep]).all(-1) & (ray_weight > 0)
+    origins = world_mm_to_opensim_m(np.nan_to_num(pseudo.ray_origins_mm[:, keep]))
+    axes = world_to_opensim_direction(np.nan_to_num(pseudo.ray_directions[:, keep]))
+    positions[:, n:] = np.where(use[..., None], origins, positions[:, n:])
+    directions[:, n:] = np.where(use[..., None], axes, 0.0)
+    weights[:, n:] = np.where(use, ray_weight, weights[:, n:])
+    return MarkerObservations(names, positions, weights, fps_hz, directions)
 
 
 def temporal_outliers(

@@ -93,7 +93,7 @@ def simulate_sequence(
     simulated = simulated_keypoints(model, published)
     merged = merge_keypoints(simulated, joints_world_mm, pseudo, config.merge, f)
     keypoints = _filter_points(merged, f, config.merge, pseudo is not None)
-    residual = np.linalg.norm(model.markers(model.to_si(published), obs.names) - obs.positions_m, axis=-1)
+    residual = np.linalg.norm(obs.residuals(model.markers(model.to_si(published), obs.names)), axis=-1)
     residual[obs.weights <= 0] = np.nan
     n_mocap = len(config.ik.h36m_weights)
     uncertainty = _uncertainty(problem, obs, model.to_si(published), joints_world_mm, pseudo, config)

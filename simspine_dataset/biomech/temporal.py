@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simspine_dataset.biomech.ik import MarkerObservations
+from simspine_dataset.biomech.ik import MarkerObservations, off_ray, off_ray_jacobian
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.geometry.filters import acceleration_variance, second_difference_gram, white_noise_std
 
@@ -78,11 +78,12 @@ def frame_noise_variance(problem: TemporalProblem, obs: MarkerObservations, q: n
     weights assume, e.g. noise-free data under the noise floor, scales it down). Weakly observed
     coordinates (the pelvis tilt against the hips and the lumbar spine) come out noisy, as they are."""
     x, jac = problem.model.markers_and_jacobian(q, problem.idx, problem.free)
-    H, _ = _normal_blocks(jac, obs.weights)
+    H, _ = _normal_blocks(off_ray_jacobian(jac, obs.ray_directions), obs.weights)
     ridge = 1e-9 * np.trace(H, axis1=1, axis2=2)[:, None, None] * np.eye(H.shape[1])
     covariance = np.median(np.diagonal(np.linalg.inv(H + ridge), axis1=1, axis2=2), axis=0)
-    chi2 = np.einsum("tk,tkd->t", obs.weights, (x - np.nan_to_num(obs.positions_m)) ** 2)
-    dof = np.maximum(3 * (obs.weights > 0).sum(axis=1) - len(problem.free), 1)
+    chi2 = np.einsum("tk,tkd->t", obs.weights, obs.residuals(x) ** 2)
+    observed = np.where(obs.weights > 0, 3 - obs.is_ray, 0)  # a ray constrains 2 of 3 directions
+    dof = np.maximum(observed.sum(axis=1) - len(problem.free), 1)
     return covariance * float(np.median(chi2 / dof))
 
 
@@ -120,11 +121,11 @@ def _normal_blocks(jac: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _marker_term(
-    problem: TemporalProblem, q: np.ndarray, target: np.ndarray, weights: np.ndarray
+    problem: TemporalProblem, q: np.ndarray, target: np.ndarray, weights: np.ndarray, rays: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
     x, jac = problem.model.markers_and_jacobian(q, problem.idx, problem.free)
-    residual = x - target  # (T, K, 3)
-    return float(np.einsum("tk,tkd->", weights, residual**2)), residual, jac
+    residual = off_ray(x - target, rays)  # (T, K, 3); off the ray for a ray observation
+    return float(np.einsum("tk,tkd->", weights, residual**2)), residual, off_ray_jacobian(jac, rays)
 
 
 def solve_window(
@@ -135,6 +136,7 @@ def solve_window(
     max_iterations: int = 15,
     tolerance: float = 1e-7,
     gain_tolerance: float = 1e-3,
+    rays: np.ndarray | None = None,
 ) -> np.ndarray:
     """Levenberg-Marquardt on all frames of a window. q0 (T, Q) SI, target (T, K, 3) m with NaN
     where absent, weights (T, K) -> q (T, Q). Stops when an accepted step moves no coordinate by
@@ -146,10 +148,11 @@ def solve_window(
     q = q0.copy()
     free, lam = problem.free, problem.acceleration_weights
     target = np.nan_to_num(target)
+    rays = np.zeros_like(target) if rays is None else rays
     if len(q) < 4:
         return q
     gram = second_difference_gram(len(q))
-    data, residual, jac = _marker_term(problem, q, target, weights)
+    data, residual, jac = _marker_term(problem, q, target, weights, rays)
     smooth, smooth_grad = _penalty(q[:, free], lam)
     damping = 1e-4
     for _ in range(max_iterations):
@@ -159,7 +162,7 @@ def solve_window(
         step = solveh_banded(ab, -g.ravel(), lower=True, check_finite=False).reshape(len(q), -1)
         trial = q.copy()
         trial[:, free] = np.clip(q[:, free] + step, *problem.bounds)
-        data_t, residual_t, jac_t = _marker_term(problem, trial, target, weights)
+        data_t, residual_t, jac_t = _marker_term(problem, trial, target, weights, rays)
         smooth_t, smooth_grad_t = _penalty(trial[:, free], lam)
         cost, cost_t = data + smooth, data_t + smooth_t
         if cost_t < cost:
@@ -197,7 +200,13 @@ def solve_temporal(
     step = max(window_frames - 2 * overlap_frames, 1)
     for start in range(0, T, step):
         lo, hi = max(start - overlap_frames, 0), min(start + step + overlap_frames, T)
-        solved = solve_window(problem, q_frames[lo:hi], obs.positions_m[lo:hi], obs.weights[lo:hi])
+        solved = solve_window(
+            problem,
+            q_frames[lo:hi],
+            obs.positions_m[lo:hi],
+            obs.weights[lo:hi],
+            rays=obs.ray_directions[lo:hi],
+        )
         keep = slice(start, min(start + step, T))
         out[keep] = solved[keep.start - lo : keep.stop - lo]
         if start + step >= T:
@@ -228,6 +237,7 @@ def keypoint_uncertainty(
         hi = min(lo + window_frames, T)
         n = hi - lo
         _, jac = problem.model.markers_and_jacobian(q[lo:hi], problem.idx, free)
+        jac = off_ray_jacobian(jac, obs.ray_directions[lo:hi])
         w = obs.weights[lo:hi]
         H, _ = _normal_blocks(jac, w)
         if n >= 4:

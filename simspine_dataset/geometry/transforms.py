@@ -46,6 +46,11 @@ def opensim_m_to_world_mm(points_opensim_m: np.ndarray) -> np.ndarray:
     return _points("points_opensim_m", points_opensim_m)[..., _OPENSIM_TO_WORLD_AXES] * MM_PER_M
 
 
+def world_to_opensim_direction(directions_world: np.ndarray) -> np.ndarray:
+    """Directions (unit vectors, no unit) in the Human3.6M world axes -> OpenSim's. (..., 3)."""
+    return _points("directions_world", directions_world)[..., _WORLD_TO_OPENSIM_AXES]
+
+
 def world_to_camera(
     points_world_mm: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray
 ) -> np.ndarray:

@@ -81,3 +81,29 @@ def test_missing_markers_are_ignored(scene) -> None:
     result = solve_ik(km, MarkerObservations(obs.names, positions, obs.weights))
     assert np.isnan(result.marker_errors_m[10:20, 3]).all()
     assert result.marker_rmse_m.max() < 1e-6
+
+
+def test_a_marker_seen_as_a_ray_constrains_only_across_the_ray(scene) -> None:
+    """A pseudo-marker observed by one camera is a ray: only the model marker's distance from the
+    ray counts. Exact rays through the true markers leave the exact solution; moving the ray's
+    point along the ray changes nothing; the residual is the perpendicular distance."""
+    from simspine_dataset.biomech.ik import off_ray
+
+    spec, km, truth, obs = scene
+    rng = np.random.default_rng(3)
+    spine = [obs.names.index(n) for n in SPINE]
+    directions = np.zeros_like(obs.positions_m)
+    d = rng.normal(size=(len(truth), len(spine), 3))
+    directions[:, spine] = d / np.linalg.norm(d, axis=-1, keepdims=True)
+    along = rng.uniform(-2.0, 2.0, (len(truth), len(spine), 1))  # metres along the ray
+    positions = obs.positions_m.copy()
+    positions[:, spine] += along * directions[:, spine]
+    rays = MarkerObservations(obs.names, positions, obs.weights, obs.fps_hz, directions)
+    assert rays.is_ray[:, spine].all() and not rays.is_ray[:, : len(H36M_USED)].any()
+    result = solve_ik(km, rays)
+    free = [i for i, c in enumerate(spec.coordinates) if not c.locked]
+    assert np.abs(result.coordinates[:, free] - truth[:, free]).max() < 0.01
+    assert np.nanmax(result.marker_errors_m) < 1e-6
+    v = np.array([[3.0, 4.0, 12.0]])
+    np.testing.assert_allclose(off_ray(v, np.array([[0.0, 0.0, 1.0]])), [[3.0, 4.0, 0.0]])
+    np.testing.assert_allclose(off_ray(v, np.zeros((1, 3))), v)

@@ -1,0 +1,91 @@
+"""Single-view rays (``ik.single_view_rays``) against their absence, on the label-quality captures.
+
+    python benchmarks/bench_single_view_rays.py [--captures /tmp/bench_lq] [--subject S5] [--seed 11] [--noise-mm 3]
+
+With detections, per setting (rays off / on, everything else the defaults): total lumbar flexion
+RMS (deg) over all frames, over the frames whose lumbar keypoints (Spine_01..03) were triangulated
+and over those where they were not (one camera saw them), the spine-15 and lumbar keypoint errors
+(mm) and the mean signed flexion error (deg: a bias the rays cannot remove). The captures are the
+ones ``bench_label_quality.py`` writes (generated here when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from bench_label_quality import LUMBAR, LUMBAR_RHYTHM_FLEX, capture_at
+
+from simspine_dataset import skeleton as sk
+from simspine_dataset.biomech.kinematics import KinematicModel
+from simspine_dataset.biomech.model_table import model_spec
+from simspine_dataset.biomech.pipeline import scale_from_mocap, simulate_sequence
+from simspine_dataset.capture import discover, load_mocap
+from simspine_dataset.config import SimulationConfig
+from simspine_dataset.pseudo_markers import pseudo_markers
+from simspine_dataset.synthetic.generator import DETECTIONS_DIR, GROUND_TRUTH
+
+
+def rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(values**2))) if len(values) else float("nan")
+
+
+def measure(root: Path, subject: str, rays: bool) -> dict[str, float]:
+    config = SimulationConfig()
+    config = replace(config, ik=replace(config.ik, single_view_rays=rays))
+    records = [s for s in discover(root, check_videos=False).sequences if s.subject == subject]
+    joints = {s.key: load_mocap(s).joints_world_mm for s in records}
+    spec = model_spec(config.ik.spine)
+    model = KinematicModel(scale_from_mocap(subject, list(joints.values()), config, spec).scaled_spec(spec))
+    flex = model.coordinate_names.index("L5_S1_Flex_Ext")
+    lumbar_names = [sk.NAMES[i] for i in LUMBAR]
+    errors, seen, spine, lumbar = [], [], [], []
+    for record in records:
+        pseudo = pseudo_markers(root / DETECTIONS_DIR, record)
+        result = simulate_sequence(record.key, model, joints[record.key], config, pseudo)
+        truth = np.load(root / GROUND_TRUTH.format(subject=subject, sequence=record.sequence))
+        errors.append((result.coordinates[:, flex] - truth["coordinates"][:, flex]) * sum(LUMBAR_RHYTHM_FLEX))
+        seen.append((pseudo.confidence[:, [pseudo.names.index(n) for n in lumbar_names]] > 0).any(axis=1))
+        distance = np.linalg.norm(result.keypoints_world_mm - truth["keypoints_world_mm"], axis=-1)
+        spine.append(distance[:, list(sk.SPINE_SUBSET)])
+        lumbar.append(distance[:, LUMBAR])
+    error, triangulated = np.concatenate(errors), np.concatenate(seen)
+    return {
+        "flexion_rms_deg": rms(error),
+        "triangulated_rms_deg": rms(error[triangulated]),
+        "one_view_rms_deg": rms(error[~triangulated]),
+        "one_view_share": float((~triangulated).mean()),
+        "flexion_bias_deg": float(error.mean()),
+        "spine15_mm": float(np.concatenate(spine).mean()),
+        "lumbar_mm": float(np.concatenate(lumbar).mean()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--captures", type=Path, default=Path("/tmp/bench_lq"))
+    parser.add_argument("--subject", default="S5")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--noise-mm", type=float, nargs="+", default=[0.0, 1.0, 3.0])
+    args = parser.parse_args()
+    print(
+        "| mocap noise | rays | flexion RMS | lumbar triangulated | one view only (share) | flexion bias |"
+        " spine-15 | lumbar |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for noise in args.noise_mm:
+        root = capture_at(args.captures, args.subject, args.seed, args.seconds, noise)
+        for rays in (False, True):
+            m = measure(root, args.subject, rays)
+            print(
+                f"| {noise:g} mm | {'on' if rays else 'off'} | {m['flexion_rms_deg']:.2f} | "
+                f"{m['triangulated_rms_deg']:.2f} | {m['one_view_rms_deg']:.2f} ({m['one_view_share']:.0%}) | "
+                f"{m['flexion_bias_deg']:+.2f} | {m['spine15_mm']:.2f} | {m['lumbar_mm']:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
