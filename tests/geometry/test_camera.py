@@ -166,23 +166,3 @@ def test_the_pose2sim_calibration_round_trips_and_projects_like_opencv(tmp_path)
             points_m, theirs.rotation_rodrigues, theirs.translation_m, theirs.matrix, theirs.distortions
         )
         assert np.abs(pixels[:, 0] - camera.project(points_m * 1000.0)).max() < 0.5
-
-
-def test_a_single_view_ray_passes_through_the_detected_point() -> None:
-    """``pseudo_markers.single_view_rays``: from a camera's distorted pixel of a 3D point, the ray
-    (camera centre, unit direction) passes through the point (<1e-6 mm)."""
-    from simspine_dataset.pseudo_markers import single_view_rays
-
-    points = random_joints(4, seed=7)[:, :5]  # (T, K, 3) world mm
-    C, (T, K) = len(CAMERAS), points.shape[:2]
-    xy = np.stack([camera.project(points) for camera in CAMERAS])  # (C, T, K, 2)
-    scores = np.zeros((C, T, K))
-    scores[1] = 0.7  # one camera sees everything
-    origins, directions, score, noise = single_view_rays(
-        xy, scores, CAMERAS, np.zeros((T, K), bool), np.full(K, 3.0), np.full((T, K, 3), np.nan)
-    )
-    assert (score == 0.7).all() and np.isfinite(noise).all()
-    offset = points - origins
-    across = offset - directions * np.sum(offset * directions, axis=-1, keepdims=True)
-    assert np.abs(np.linalg.norm(directions, axis=-1) - 1).max() < 1e-12
-    assert np.linalg.norm(across, axis=-1).max() < 1e-6
