@@ -18,7 +18,7 @@ import numpy as np
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.observations import PseudoMarkers
 from simspine_dataset.capture import SequenceRecord
-from simspine_dataset.geometry.camera import Camera, undistort
+from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.geometry.triangulation import fill_short_gaps, triangulate
 from simspine_dataset.io import detections as det_io
 
@@ -88,10 +88,7 @@ def single_view_rays(
             np.isfinite(depth), depth, np.nanmedian(depth) if np.isfinite(depth).any() else 5000.0
         )
         noise_mm[mine] = (noise_px[None, :] * depth[:, None] / camera.intrinsics[0])[mine]
-        normalized = undistort(xy[c][mine][None], camera.intrinsics)[0]  # (N, 2)
-        rays_camera = np.concatenate([normalized, np.ones((len(normalized), 1))], axis=-1)
-        rays_world = rays_camera @ camera.rotation  # R^T d, row vectors
-        directions[mine] = rays_world / np.linalg.norm(rays_world, axis=-1, keepdims=True)
+        directions[mine] = camera.ray_directions(xy[c][mine][None])[0]
         origins[mine] = camera.center_mm
         score[mine] = scores[c][mine]
     return origins, directions, score, noise_mm

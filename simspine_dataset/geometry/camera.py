@@ -118,6 +118,13 @@ class Camera:
         """(..., N, 3) world mm -> (..., N, 2) distorted pixels."""
         return project(self.world_to_camera(points_world_mm), self.intrinsics)
 
+    def ray_directions(self, points_px: np.ndarray) -> np.ndarray:
+        """The world unit directions of the rays through distorted pixels (..., N, 2) -> (..., N, 3),
+        from the camera centre (``center_mm``): the inverse of ``project`` up to depth."""
+        normalized = undistort(points_px, self.intrinsics)
+        rays = np.concatenate([normalized, np.ones((*normalized.shape[:-1], 1))], axis=-1) @ self.rotation
+        return rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+
     def projection_matrix(self) -> np.ndarray:
         """K [R | t], (3, 4), for undistorted pixels."""
         return projection_matrix(self.rotation, self.translation_mm, self.intrinsics)

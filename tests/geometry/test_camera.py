@@ -166,3 +166,12 @@ def test_the_pose2sim_calibration_round_trips_and_projects_like_opencv(tmp_path)
             points_m, theirs.rotation_rodrigues, theirs.translation_m, theirs.matrix, theirs.distortions
         )
         assert np.abs(pixels[:, 0] - camera.project(points_m * 1000.0)).max() < 0.5
+
+
+@pytest.mark.parametrize("camera", CAMERAS, ids=lambda c: c.id)
+def test_ray_directions_invert_the_projection(camera: Camera) -> None:
+    points = random_joints(3, seed=9)[0]  # (32, 3) world mm
+    directions = camera.ray_directions(camera.project(points))
+    offset = points - camera.center_mm
+    across = offset - directions * np.sum(offset * directions, axis=-1, keepdims=True)
+    assert np.linalg.norm(across, axis=-1).max() < 1e-6 and (np.sum(offset * directions, axis=-1) > 0).all()
