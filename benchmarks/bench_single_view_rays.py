@@ -5,7 +5,8 @@
 With detections, per setting (rays off / on, everything else the defaults): total lumbar flexion
 RMS (deg) over all frames, over the frames whose lumbar keypoints (Spine_01..03) were triangulated
 and over those where they were not (one camera saw them), the spine-15 and lumbar keypoint errors
-(mm) and the mean signed flexion error (deg: a bias the rays cannot remove). The captures are the
+(mm) and the mean signed flexion error (deg: a bias the rays cannot remove). ``--bias``: the lumbar
+and thoracic flexion biases with rays, with and without detections. The captures are the
 ones ``bench_label_quality.py`` writes (generated here when missing).
 """
 
@@ -32,7 +33,7 @@ def rms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(values**2))) if len(values) else float("nan")
 
 
-def measure(root: Path, subject: str, rays: bool) -> dict[str, float]:
+def measure(root: Path, subject: str, rays: bool, detections: bool = True) -> dict[str, float]:
     config = SimulationConfig()
     config = replace(config, ik=replace(config.ik, single_view_rays=rays))
     records = [s for s in discover(root, check_videos=False).sequences if s.subject == subject]
@@ -40,13 +41,17 @@ def measure(root: Path, subject: str, rays: bool) -> dict[str, float]:
     spec = model_spec(config.ik.spine)
     model = KinematicModel(scale_from_mocap(subject, list(joints.values()), config, spec).scaled_spec(spec))
     flex = model.coordinate_names.index("L5_S1_Flex_Ext")
+    thoracic = model.coordinate_names.index("thoracic_flexion")
     lumbar_names = [sk.NAMES[i] for i in LUMBAR]
-    errors, seen, spine, lumbar = [], [], [], []
+    errors, seen, spine, lumbar, thoracic_errors = [], [], [], [], []
     for record in records:
         pseudo = pseudo_markers(root / DETECTIONS_DIR, record)
-        result = simulate_sequence(record.key, model, joints[record.key], config, pseudo)
+        result = simulate_sequence(
+            record.key, model, joints[record.key], config, pseudo if detections else None
+        )
         truth = np.load(root / GROUND_TRUTH.format(subject=subject, sequence=record.sequence))
         errors.append((result.coordinates[:, flex] - truth["coordinates"][:, flex]) * sum(LUMBAR_RHYTHM_FLEX))
+        thoracic_errors.append(result.coordinates[:, thoracic] - truth["coordinates"][:, thoracic])
         seen.append((pseudo.confidence[:, [pseudo.names.index(n) for n in lumbar_names]] > 0).any(axis=1))
         distance = np.linalg.norm(result.keypoints_world_mm - truth["keypoints_world_mm"], axis=-1)
         spine.append(distance[:, list(sk.SPINE_SUBSET)])
@@ -58,6 +63,7 @@ def measure(root: Path, subject: str, rays: bool) -> dict[str, float]:
         "one_view_rms_deg": rms(error[~triangulated]),
         "one_view_share": float((~triangulated).mean()),
         "flexion_bias_deg": float(error.mean()),
+        "thoracic_bias_deg": float(np.concatenate(thoracic_errors).mean()),
         "spine15_mm": float(np.concatenate(spine).mean()),
         "lumbar_mm": float(np.concatenate(lumbar).mean()),
     }
@@ -70,6 +76,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--noise-mm", type=float, nargs="+", default=[0.0, 1.0, 3.0])
+    parser.add_argument(
+        "--bias", action="store_true", help="also without detections (the flexion bias's source)"
+    )
     args = parser.parse_args()
     print(
         "| mocap noise | rays | flexion RMS | lumbar triangulated | one view only (share) | flexion bias |"
@@ -84,6 +93,12 @@ def main() -> None:
                 f"| {noise:g} mm | {'on' if rays else 'off'} | {m['flexion_rms_deg']:.2f} | "
                 f"{m['triangulated_rms_deg']:.2f} | {m['one_view_rms_deg']:.2f} ({m['one_view_share']:.0%}) | "
                 f"{m['flexion_bias_deg']:+.2f} | {m['spine15_mm']:.2f} | {m['lumbar_mm']:.2f} |"
+            )
+        for detections in (False, True) if args.bias else ():
+            m = measure(root, args.subject, True, detections)
+            print(
+                f"{noise:g} mm, detections {'yes' if detections else 'no'}: lumbar flexion bias "
+                f"{m['flexion_bias_deg']:+.2f} deg, thoracic flexion bias {m['thoracic_bias_deg']:+.2f} deg"
             )
 
 
