@@ -140,7 +140,10 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    inputs = stat_fingerprint([r.files.d3_positions for r in records])
+    files = [r.files.d3_positions for r in records]
+    if config.annotations:  # the release's model is this unit's input: a changed one is copied again
+        files += [p for p in [Path(config.annotations) / "models" / f"{subject}.osim"] if p.is_file()]
+    inputs = stat_fingerprint(files)
     path = out / WORK_SCALE.format(config=config.digest(), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())
@@ -338,6 +341,7 @@ def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[
     if config.annotations:  # only the sequences the release has labels for (the others: logged)
         from simspine_dataset.annotations import match
 
+        open_annotations.cache_clear()  # index the folder as it is now (files added since are seen)
         found, _ = match(open_annotations(config.annotations), [(r.subject, r.sequence) for r in records])
         records = tuple(records[i] for i in found)
     by_subject: dict[str, list[SequenceRecord]] = {}

@@ -259,3 +259,23 @@ def test_validate_fails_a_build_with_no_rows(built, tmp_path) -> None:
     )
     counts = next(c for c in validate(tmp_path / "b") if c.name == "counts")
     assert counts.status == "fail" and "nothing was built" in counts.detail
+
+
+def test_a_rebuild_sees_changed_and_added_release_files(built, tmp_path) -> None:
+    """In one process: a release model replaced since the last build is copied again, and a
+    trial's file removed and put back is found again (the folder is indexed anew per build)."""
+    raw, _, release = built
+    mine = tmp_path / "release"
+    shutil.copytree(release, mine)
+    config = BuildConfig(check_videos=False, subjects=("S1",), annotations=str(mine))
+    trc = next(mine.glob("positions/S1/*.trc"))
+    moved = tmp_path / trc.name
+    trc.rename(moved)
+    first = build(raw, tmp_path / "b", config)
+    assert len(first["annotations"]["sequences_without_annotations"]) == 1
+    model = mine / "models" / "S1.osim"
+    model.write_text(model.read_text().replace("<Model name=", "<!-- edited --><Model name=", 1))
+    moved.rename(trc)
+    again = build(raw, tmp_path / "b", config)
+    assert again["annotations"]["sequences_without_annotations"] == []
+    assert (tmp_path / "b" / "models" / "S1.osim").read_text() == model.read_text()
