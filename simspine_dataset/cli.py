@@ -343,6 +343,32 @@ def _add_detect_parser(sub: argparse._SubParsersAction) -> None:
     detect.set_defaults(run=_detect)
 
 
+def _add_export_parser(sub: argparse._SubParsersAction) -> None:
+    """``simspine export``: a build as the official release's files."""
+    export = sub.add_parser("export", help="write a build as OpenSim / official SIMSPINE release files")
+    export.add_argument("out", type=Path, help="a build folder")
+    export.add_argument("dest", type=Path, help="the folder to write (the release's layout)")
+    export.add_argument(
+        "--format",
+        choices=["opensim", "h5"],
+        default="opensim",
+        help="opensim: models/, cameras/, positions/ TRCs, kinematics/ MOTs (default); h5: simspine.h5",
+    )
+    export.set_defaults(run=_export)
+
+
+def _add_publish_parser(sub: argparse._SubParsersAction) -> None:
+    """``simspine publish``: the repo, its access and the token."""
+    publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
+    publish.add_argument("out", type=Path, help="a build folder")
+    publish.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
+    publish.add_argument("--private", action="store_true", help="a private repo")
+    publish.add_argument("--gated", action="store_true", help="gated with automatic approval")
+    publish.add_argument("--tag", help="tag for the uploaded revision (default: build-<config hash>)")
+    publish.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login); never printed")
+    publish.set_defaults(run=_publish)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simspine",
@@ -386,16 +412,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_detect_parser(sub)
     _add_build_parser(sub)
 
-    export = sub.add_parser("export", help="write a build as OpenSim / official SIMSPINE release files")
-    export.add_argument("out", type=Path, help="a build folder")
-    export.add_argument("dest", type=Path, help="the folder to write (the release's layout)")
-    export.add_argument(
-        "--format",
-        choices=["opensim", "h5"],
-        default="opensim",
-        help="opensim: models/, cameras/, positions/ TRCs, kinematics/ MOTs (default); h5: simspine.h5",
-    )
-    export.set_defaults(run=_export)
+    _add_export_parser(sub)
 
     card = sub.add_parser("card", help="(re)render the dataset card")
     card.add_argument("out", type=Path, help="a build folder")
@@ -404,14 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("out", type=Path, help="a build folder")
     validate.set_defaults(run=_validate)
 
-    publish = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
-    publish.add_argument("out", type=Path, help="a build folder")
-    publish.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
-    publish.add_argument("--private", action="store_true", help="a private repo")
-    publish.add_argument("--gated", action="store_true", help="gated with automatic approval")
-    publish.add_argument("--tag", help="tag for the uploaded revision (default: build-<config hash>)")
-    publish.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login); never printed")
-    publish.set_defaults(run=_publish)
+    _add_publish_parser(sub)
 
     inspect = sub.add_parser("inspect", help="list a raw capture's sequences and every problem in it")
     inspect.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout)")

@@ -96,12 +96,18 @@ def run_demo(
                 str(lifting_epochs),
             )
         timings[stage] = time.perf_counter() - start
-    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    failed = sum(e["status"] != "ok" for e in report["sequences"])
+    return DemoSummary(_summary(out, seconds, report, splits, timings), failed)
+
+
+def _summary(out: Path, seconds: float, report: dict, splits: dict, timings: dict[str, float]) -> str:
+    """The demo's summary: what was built and loaded, the baselines' headline numbers, the times."""
+    failed = sum(e["status"] != "ok" for e in report["sequences"])
     lines = [
         f"simspine demo: {out}",
         f"  capture      {len(DEMO_SUBJECTS)} subjects x 30 takes, {seconds:g} s each        "
         f"{timings['capture']:7.1f} s",
-        f"  build        rows {dict(report['rows'])}, {len(failed)} failed   {timings['build']:7.1f} s",
+        f"  build        rows {dict(report['rows'])}, {failed} failed   {timings['build']:7.1f} s",
         f"  load_dataset splits {splits}   {timings['load']:7.1f} s",
     ]
     for label, mode in (("ground-truth 2D", "gt"), ("detector-noise 2D", "noisy")):
@@ -120,4 +126,4 @@ def run_demo(
         f"  2D pose baseline (after bash baselines/pose2d/install.sh): python -m {BASELINES['pose2d']} "
         f"--config {POSE2D_SMOKE_CONFIG} --dataset DATASET_WITH_FRAMES --work-dir WORK",
     ]
-    return DemoSummary("\n".join(lines), len(failed))
+    return "\n".join(lines)

@@ -242,25 +242,14 @@ def _counts_check(out: Path, report: dict, rows: dict[str, int]) -> Check:
 def validate(out: str | Path) -> list[Check]:
     """Run every check on a build folder. Raises ``SimspineError`` when ``out`` is not a build."""
     import pyarrow.parquet as pq
-    from datasets import Features
 
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
-    from simspine_dataset.errors import SimspineError
-    from simspine_dataset.schema import default_features
 
     out = Path(out)
-    try:
-        report = json.loads((out / "build_report.json").read_text())
-        axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SimspineError(f"{out}: not a build folder (no readable build_report.json / meta: {e})") from e
+    report, axes = _read_build(out)
     shards = sorted(out.glob("data/default/*/*.parquet"))
-    expected = default_features(len(axes))
-    same = [Features.from_arrow_schema(pq.read_schema(p)) == expected for p in shards]
-    checks = [
-        check("schema", all(same), f"{sum(same)}/{len(shards)} shards match, Q = {len(axes)}", len(shards))
-    ]
+    checks = [_schema_check(shards, len(axes))]
     spec = model_spec(report["config"]["simulation"]["ik"]["spine"])
     ours = [c.name for c in spec.coordinates] == [a["name"] for a in axes]  # not a user's or the release's
     model = KinematicModel(spec) if ours and not report["config"].get("model") else None
@@ -306,6 +295,33 @@ def validate(out: str | Path) -> list[Check]:
     if model is None:
         return checks  # a user-supplied model: the curvature definitions are our model's
     return checks + _curvature_checks(scan.angles)
+
+
+def _read_build(out: Path) -> tuple[dict, list[dict]]:
+    """The build report and the kinematic axes; ``SimspineError`` when ``out`` is not a build."""
+    from simspine_dataset.errors import SimspineError
+
+    try:
+        return (
+            json.loads((out / "build_report.json").read_text()),
+            json.loads((out / "meta" / "kinematic_axes.json").read_text()),
+        )
+    except (OSError, json.JSONDecodeError) as e:
+        raise SimspineError(f"{out}: not a build folder (no readable build_report.json / meta: {e})") from e
+
+
+def _schema_check(shards: list[Path], n_kinematics: int) -> Check:
+    """Every shard's features equal the contract's for Q = ``n_kinematics``."""
+    import pyarrow.parquet as pq
+    from datasets import Features
+
+    from simspine_dataset.schema import default_features
+
+    expected = default_features(n_kinematics)
+    same = [Features.from_arrow_schema(pq.read_schema(p)) == expected for p in shards]
+    return check(
+        "schema", all(same), f"{sum(same)}/{len(shards)} shards match, Q = {n_kinematics}", len(shards)
+    )
 
 
 def _absent(report: dict) -> set[int]:
