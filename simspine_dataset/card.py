@@ -176,7 +176,8 @@ def _pipeline(report: dict) -> str:
         else "with the configured weights"
     )
     temporal = (
-        ", then all frames jointly with an acceleration penalty set from the data (temporal IK)"
+        ", then all frames jointly with an acceleration penalty set from the data (temporal IK; "
+        f"{ik.get('acceleration_rounds', 0)} rounds of expectation-maximisation on the penalty)"
         if ik.get("temporal") and not config.get("model")
         else ", frame by frame"
     )

@@ -92,6 +92,9 @@ class IKConfig:
     # weight per coordinate comes from the data (biomech.temporal); our model only
     temporal: bool = True
     window_frames: int = 1000  # temporal IK: frames per window (overlapping by 50)
+    # ours: re-estimations of the acceleration weights from the temporal solution's posterior
+    # (expectation-maximisation), each followed by a solve; 0: the frame-by-frame estimate alone
+    acceleration_rounds: int = 2
     uncertainty_samples: int = 12  # draws from the IK posterior for the label uncertainty
 
     def __post_init__(self) -> None:
@@ -100,6 +103,7 @@ class IKConfig:
         require(self.noise_floor_mm > 0, "ik.noise_floor_mm", self.noise_floor_mm, "> 0")
         require(self.outlier_gate >= 0, "ik.outlier_gate", self.outlier_gate, ">= 0 (0: off)")
         require(self.window_frames >= 200, "ik.window_frames", self.window_frames, ">= 200")
+        require(self.acceleration_rounds >= 0, "ik.acceleration_rounds", self.acceleration_rounds, ">= 0")
         require(self.uncertainty_samples >= 2, "ik.uncertainty_samples", self.uncertainty_samples, ">= 2")
         require(self.spine in SPINES, "ik.spine", self.spine, " | ".join(SPINES))
         require(self.block_frames >= 1, "ik.block_frames", self.block_frames, ">= 1")

@@ -23,7 +23,7 @@ from simspine_dataset.biomech.temporal import (
     acceleration_weights,
     frame_noise_variance,
     keypoint_uncertainty,
-    solve_temporal,
+    solve_temporal_em,
 )
 from simspine_dataset.biomech.vertebrae import SPINE_CHAIN, merge_keypoints, simulated_keypoints
 from simspine_dataset.config import FilterConfig, MergeConfig, SimulationConfig
@@ -84,9 +84,12 @@ def simulate_sequence(
     else:
         result = solve_ik(model, obs, block_frames=config.ik.block_frames)
     q = unwrap_angles(model, model.to_si(result.coordinates))
-    problem = temporal_problem(model, obs, q, config.ik.temporal, config.ik.weights == "measured")
-    if config.ik.temporal:
-        q = solve_temporal(problem, obs, q, config.ik.window_frames)
+    ik = config.ik
+    problem = temporal_problem(model, obs, q, ik.temporal, ik.weights == "measured")
+    if ik.temporal:
+        q, problem = solve_temporal_em(
+            problem, obs, q, ik.acceleration_rounds, window_frames=ik.window_frames
+        )
     f = config.filter
     solved = model.from_si(q)
     published = smooth(solved, f) if f.space == "coordinates" else solved
@@ -142,7 +145,7 @@ def temporal_problem(
     noise = frame_noise_variance(problem, obs, q_frames) if measured else None
     floor = model.to_si(np.array([ACCELERATION_FLOOR[c.kind] for c in model.spec.coordinates]))[free]
     lam = acceleration_weights(q_frames[:, free], obs.fps_hz, noise, floor)
-    return replace(problem, acceleration_weights=lam)
+    return replace(problem, acceleration_weights=lam, acceleration_floor=floor)
 
 
 def _rms(errors_m: np.ndarray) -> np.ndarray:
