@@ -175,9 +175,10 @@ def _pipeline(report: dict) -> str:
         if ik.get("weights") == "measured"
         else "with the configured weights"
     )
+    rounds = ik.get("acceleration_rounds", 0)
+    em = f", re-estimated {rounds}x from the joint solution (expectation-maximisation)" if rounds else ""
     temporal = (
-        ", then all frames jointly with an acceleration penalty set from the data (temporal IK; "
-        f"{ik.get('acceleration_rounds', 0)} rounds of expectation-maximisation on the penalty)"
+        f", then all frames jointly with an acceleration penalty set from the data{em} (temporal IK)"
         if ik.get("temporal") and not config.get("model")
         else ", frame by frame"
     )

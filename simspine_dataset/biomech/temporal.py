@@ -315,7 +315,7 @@ def solve_temporal_em(
     spread is averaged over every frame of the sequence (4 and 12 gave the same labels to 0.01 deg
     on a synthetic capture)."""
     q = solve_temporal(problem, obs, q_frames, window_frames)
-    for round_ in range(rounds):
+    for round_ in range(rounds if len(q) >= 4 else 0):  # shorter: no penalty to re-estimate
         lam = reestimated_acceleration_weights(problem, obs, q, samples, round_, window_frames)
         problem = replace(problem, acceleration_weights=lam)
         q = solve_temporal(problem, obs, q, window_frames)

@@ -140,3 +140,11 @@ def test_reestimated_weights_lower_the_error(noisy) -> None:
         errors.append(np.linalg.norm(model.markers(q)[:, spine] - true_points, axis=-1).mean())
     assert errors[1] < 0.95 * errors[0]  # measured: 1.086 -> 0.990 mm
     assert np.all(refined.acceleration_weights <= 1 / np.square(problem.acceleration_floor) * (1 + 1e-9))
+
+
+def test_a_sequence_too_short_for_the_penalty_keeps_its_frames(noisy) -> None:
+    _, _, obs, frames, problem = noisy
+    short = MarkerObservations(obs.names, obs.positions_m[:3], obs.weights[:3])
+    q, same = tm.solve_temporal_em(problem, short, frames[:3], rounds=2)
+    np.testing.assert_array_equal(q, frames[:3])
+    assert same is problem
