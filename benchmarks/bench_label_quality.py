@@ -42,11 +42,12 @@ LUMBAR = [sk.INDEX[n] for n in ("Spine_01", "Spine_02", "Spine_03")]
 
 
 def previous_config() -> SimulationConfig:
-    """The settings before temporal IK: each frame alone, configured weights, keypoints filtered."""
+    """The settings before #12: each frame alone, configured weights, no single-view rays, keypoints
+    filtered."""
     config = SimulationConfig()
     return replace(
         config,
-        ik=replace(config.ik, temporal=False, weights="configured", outlier_gate=0.0),
+        ik=replace(config.ik, temporal=False, weights="configured", outlier_gate=0.0, single_view_rays=False),
         filter=replace(config.filter, space="keypoints", method="butterworth"),
     )
 
