@@ -71,7 +71,12 @@ def acceleration_weights(
     q = np.asarray(q_si, dtype=float)
     noise = np.nan_to_num(white_noise_std(q, fps_hz)) ** 2 if noise_var is None else noise_var
     signal = acceleration_variance(q, fps_hz, noise, robust=True, floor_fraction=floor_fraction)
-    return 1.0 / np.maximum(signal, np.maximum(np.square(floor), 1e-18))
+    return _floored_inverse(signal, floor)
+
+
+def _floored_inverse(variance: np.ndarray, floor: np.ndarray | float) -> np.ndarray:
+    """lambda = 1 / sigma_acc^2, sigma_acc at least ``floor`` (and lambda finite)."""
+    return 1.0 / np.maximum(variance, np.maximum(np.square(floor), 1e-18))
 
 
 def frame_noise_variance(problem: TemporalProblem, obs: MarkerObservations, q: np.ndarray) -> np.ndarray:
@@ -297,8 +302,7 @@ def reestimated_acceleration_weights(
     for *_, dq in _posterior_draws(problem, obs, q, samples, seed, window_frames):
         spread += np.sum(np.diff(dq, n=2, axis=0) ** 2, axis=0)
         terms += max(len(dq) - 2, 0)
-    variance = mean + spread / max(terms, 1)
-    return 1.0 / np.maximum(variance, np.maximum(np.square(problem.acceleration_floor), 1e-18))
+    return _floored_inverse(mean + spread / max(terms, 1), problem.acceleration_floor)
 
 
 def solve_temporal_em(
