@@ -285,7 +285,7 @@ def reestimated_acceleration_weights(
     problem: TemporalProblem,
     obs: MarkerObservations,
     q: np.ndarray,
-    samples: int = 12,
+    samples: int = 4,
     seed: int = 0,
     window_frames: int = 1000,
 ) -> np.ndarray:
