@@ -164,3 +164,18 @@ def export_user_model(folder: Path, spec, segments: dict) -> Path:
     }
     (folder / "mapping.json").write_text(json.dumps(mapping))
     return folder / "mapping.json"
+
+
+def frames_build(root: Path, seconds: float, seed: int, stride: int, size_px: int) -> Path:
+    """A build with image crops (``frames``) of a generated capture, S1 and S9 walking, under
+    ``root``: the dataset folder."""
+    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+
+    settings = CaptureSettings(
+        subjects=("S1", "S9"), seconds=seconds, seed=seed, actions=("Walking",), detections=False
+    )
+    raw = generate_capture(root / "raw", settings)
+    build(raw, root / "simspine", BuildConfig(frames=FramesConfig("crop", stride=stride, size_px=size_px)))
+    return root / "simspine"

@@ -12,11 +12,8 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import frames_build
 from hub_stub import HubStub
-
-from simspine_dataset.build import BuildConfig, build
-from simspine_dataset.frames import FramesConfig
-from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 TOKEN = "hf_simspineREADtoken456"
 REPO, PRIVATE = "lab/simspine", "lab/simspine-private"
@@ -26,12 +23,7 @@ REPO, PRIVATE = "lab/simspine", "lab/simspine-private"
 def hub(tmp_path_factory):
     """A build with frames, published gated to ``REPO`` and privately to ``PRIVATE``."""
     root = tmp_path_factory.mktemp("hub")
-    settings = CaptureSettings(
-        subjects=("S1", "S9"), seconds=0.4, seed=8, actions=("Walking",), detections=False
-    )
-    raw = generate_capture(root / "raw", settings)
-    folder = root / "simspine"
-    build(raw, folder, BuildConfig(frames=FramesConfig("crop", stride=5, size_px=64)))
+    folder = frames_build(root, seconds=0.4, seed=8, stride=5, size_px=64)
     with HubStub() as stub:
         stub.tokens.add(TOKEN)
         for repo, flag in ((REPO, "--gated"), (PRIVATE, "--private")):

@@ -162,17 +162,9 @@ def test_pck_auc_equals_mmpose_keypoint_auc() -> None:
 
 @pytest.fixture(scope="module")
 def frames_build(tmp_path_factory):
-    from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
-    from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
+    from fixtures import frames_build as build_with_frames
 
-    root = tmp_path_factory.mktemp("pose2d")
-    settings = CaptureSettings(
-        subjects=("S1", "S9"), seconds=0.3, seed=4, actions=("Walking",), detections=False
-    )
-    raw = generate_capture(root / "raw", settings)
-    build(raw, root / "out", BuildConfig(frames=FramesConfig("crop", stride=3, size_px=96)))
-    return root / "out"
+    return build_with_frames(tmp_path_factory.mktemp("pose2d"), seconds=0.3, seed=4, stride=3, size_px=96)
 
 
 def test_cpu_smoke_train_evaluate_and_chain_into_triangulation(frames_build, tmp_path) -> None:
