@@ -18,7 +18,9 @@ Rules, each logged where it applies:
   come from the capture's mocap; the others stay NaN (``keypoints_visible`` false) and validate
   leaves them out;
 - the length unit is decided from the data, never from the header (the release's TRC header says
-  mm over metres): a body spanning < 10 units is in metres, 100..5000 units in mm;
+  mm over metres): a body spans 0.35..2.6 m, so its markers' largest extent in 0.35..2.6 units is
+  metres, 35..260 centimetres, 350..2600 millimetres; any other extent is refused, naming the file
+  and ``--annotations-unit`` (which also overrides the decision);
 - trials are matched to the capture's sequences by subject, canonical action and sequence number
   (``h36m.canonical_action``: ``TakingPhoto 1`` is ``Photo 1``; ``_`` is read as the space);
   sequences only one side has are left out and listed in the build report;
@@ -50,8 +52,8 @@ TRC_FOLDERS = ("positions", "markers")  # the documentation's name, then their s
 MOT = "kinematics/{subject}/{subject}_{trial}/{subject}_{trial}.mot"
 ERRORS = "kinematics/{subject}/{subject}_{trial}/{subject}_{trial}_ik_marker_errors.sto"
 _TRANSLATION = re.compile(r"_t[xyz]$")
-METRES_BELOW = 10.0  # a body spanning fewer units than this is in metres
-MM_RANGE = (100.0, 5000.0)  # ... and within this range in millimetres
+LENGTH_UNITS_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}  # millimetres per unit
+BODY_EXTENT_M = (0.35, 2.6)  # a marker set's largest extent along an axis, standing to arms raised
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,12 @@ class Annotations:
 
     root: Path
     trials: dict[tuple[str, str, int | None], TrialRef] = field(default_factory=dict)
+    unit: str | None = None  # the files' length unit (``LENGTH_UNITS_MM``); None: decided from the data
 
     @classmethod
-    def open(cls, root: str | Path) -> Annotations:
+    def open(cls, root: str | Path, unit: str | None = None) -> Annotations:
+        if unit is not None and unit not in LENGTH_UNITS_MM:
+            raise ValueError(f"annotations unit must be one of {sorted(LENGTH_UNITS_MM)}, got {unit!r}")
         root = Path(root)
         if not root.exists():
             raise MissingFileError(root, "annotations not found")
@@ -114,7 +119,7 @@ class Annotations:
                 )
                 continue
             trials.setdefault(key, ref)
-        return cls(root, trials)
+        return cls(root, trials, unit)
 
     def ref(self, subject: str, sequence: str) -> TrialRef:
         """The trial matching a capture's sequence; ``MissingFileError`` when there is none."""
@@ -137,7 +142,7 @@ class Annotations:
         the release lacks that our merge rules take from the mocap."""
         ref = self.ref(subject, sequence)
         trial = _load(ref)
-        points_mm = _to_world_mm(trial)
+        points_mm = _to_world_mm(trial, self.unit)
         keypoints = _keypoints(trial.marker_names, points_mm, joints_world_mm, ref)
         n = min(len(keypoints), len(joints_world_mm))
         if len(keypoints) != len(joints_world_mm):
@@ -228,39 +233,39 @@ def _degrees(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def length_unit_mm(points: np.ndarray, source: str | Path) -> float:
-    """Millimetres per unit of (T, K, 3) points, decided from the body's extent: the median over
-    frames of the largest span of the markers along any axis."""
+    """Millimetres per unit of (T, K, 3) points, decided from the body's extent (the median over
+    frames of the largest span of the markers along any axis) against ``BODY_EXTENT_M`` in each of
+    ``LENGTH_UNITS_MM``; ``BadArrayError`` naming the file when no unit, or more than one, fits."""
     with warnings.catch_warnings():  # all-NaN frames (a marker set with gaps) are expected
         warnings.simplefilter("ignore", RuntimeWarning)
         extent = float(np.nanmedian(np.nanmax(np.nanmax(points, 1) - np.nanmin(points, 1), -1)))
     if not np.isfinite(extent):
         raise BadArrayError(Path(source), "holds no finite marker positions")
-    if extent < METRES_BELOW:
-        return MM_PER_M
-    if MM_RANGE[0] <= extent <= MM_RANGE[1]:
-        return 1.0
-    raise BadArrayError(Path(source), f"a body spans {extent:g} units: neither metres nor millimetres")
+    low, high = BODY_EXTENT_M
+    fits = [mm for mm in LENGTH_UNITS_MM.values() if low * MM_PER_M <= extent * mm <= high * MM_PER_M]
+    if len(fits) != 1:
+        raise BadArrayError(
+            Path(source),
+            f"a body spans {extent:g} units: its length unit cannot be told from the data "
+            f"(a body spans {low:g}-{high:g} m); give it with --annotations-unit m|cm|mm",
+        )
+    return fits[0]
 
 
-def _to_world_mm(trial: Trial) -> np.ndarray:
-    """(T, K, 3) in the file's axes and unit -> Human3.6M world mm."""
-    scale = length_unit_mm(trial.markers, trial.source)
-    unit = "m" if scale == MM_PER_M else "mm"
-    if trial.header_units and trial.header_units != unit:
+def _to_world_mm(trial: Trial, unit: str | None = None) -> np.ndarray:
+    """(T, K, 3) in the file's axes and unit (``unit``, else decided from the data) -> Human3.6M
+    world mm."""
+    scale = LENGTH_UNITS_MM[unit] if unit else length_unit_mm(trial.markers, trial.source)
+    found = next(name for name, mm in LENGTH_UNITS_MM.items() if mm == scale)
+    if trial.header_units and trial.header_units != found:
         log.warning(
-            "%s: its header says %r, its data are in %s: read as %s",
+            "%s: its header says %r, its data are read in %s%s",
             trial.source,
             trial.header_units,
-            unit,
-            unit,
+            found,
+            " (--annotations-unit)" if unit else " (decided from the body's size)",
         )
-    log.info(
-        "%s %s %s: marker unit decided from the data: %s",
-        trial.source,
-        trial.subject,
-        trial.name,
-        "metres" if scale == MM_PER_M else "millimetres",
-    )
+    log.info("%s %s %s: marker unit %s", trial.source, trial.subject, trial.name, found)
     if trial.axes == "h36m":
         return trial.markers * scale
     return opensim_m_to_world_mm(trial.markers * (scale / MM_PER_M))

@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simspine_dataset import h36m
+from simspine_dataset.biomech.gates import Gate
 from simspine_dataset.capture import Capture, SequenceRecord, discover, load_mocap
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.frames import FramesConfig, write_frames
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
+from simspine_dataset.schema import BUILT_STATUSES
 from simspine_dataset.simulate import SimulatedSequence, kinematic_axes, simulate
 from simspine_dataset.views import write_views
 
@@ -68,15 +70,19 @@ class BuildConfig:
     release: str = "full"  # full | public (annotations only: see shards.PUBLIC_HIDDEN)
     model: str | None = None  # a user-supplied OpenSim model: its mapping JSON (biomech.user_model)
     annotations: str | None = None  # the official release's labels instead of our simulation (annotations)
+    annotations_unit: str | None = None  # their length unit (m | cm | mm); None: decided from the data
     train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
     test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
     def __post_init__(self) -> None:
+        from simspine_dataset.annotations import LENGTH_UNITS_MM
         from simspine_dataset.config import require
         from simspine_dataset.shards import RELEASES
 
         require(self.workers >= 1, "workers", self.workers, ">= 1")
+        units = (None, *LENGTH_UNITS_MM)
+        require(self.annotations_unit in units, "annotations_unit", self.annotations_unit, "m | cm | mm")
         require(self.release in RELEASES, "release", self.release, " | ".join(RELEASES))
         both = sorted(set(self.train_subjects) & set(self.test_subjects))
         require(not both, "train_subjects / test_subjects", both, "disjoint lists")
@@ -120,9 +126,7 @@ def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = Fa
         fingerprint += detections_fingerprint(config.detections, record.subject, record.sequence,
                                               list(record.camera_ids))  # fmt: skip
     if config.annotations:  # changed release files are a new unit
-        fingerprint += stat_fingerprint(
-            open_annotations(config.annotations).files(record.subject, record.sequence)
-        )
+        fingerprint += stat_fingerprint(release_labels(config).files(record.subject, record.sequence))
     return {
         "config": config.digest(),
         "frames": config.frames.key,
@@ -168,7 +172,10 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     write_osim(
         scale_opensim_model(spec, scale.segment_factors, scale.mass_kg), out / "models" / f"{subject}.osim"
     )
-    result = asdict(scale)
+    gate = scale.gate(config.simulation.gates.residual_factor)
+    if not gate.passed:
+        log.error("%s: scaling flagged: %s", subject, gate.describe())
+    result = {**asdict(scale), "gate": gate.to_dict()}
     write_text_atomic(path, json.dumps(result, indent=1))
     return result
 
@@ -210,11 +217,16 @@ def _release_model(out: Path, subject: str, config: BuildConfig) -> dict:
 
 
 @cache
-def open_annotations(root: str) -> Annotations:
+def open_annotations(root: str, unit: str | None = None) -> Annotations:
     """The release's labels, indexed once per process."""
     from simspine_dataset.annotations import Annotations
 
-    return Annotations.open(root)
+    return Annotations.open(root, unit)
+
+
+def release_labels(config: BuildConfig) -> Annotations:
+    """The ``--annotations`` labels of a build, in their configured unit."""
+    return open_annotations(config.annotations, config.annotations_unit)
 
 
 def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
@@ -243,7 +255,15 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
             frames = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
             if not frames.is_file():
                 write_frames(frames, views, record, config.frames)
-        entry |= {"status": "ok", "ik_rmse_mm": _summary(simulated.ik_marker_rmse_mm)}
+        flagged = [Gate.from_dict(g).describe() for g in simulated.failed_gates]
+        if flagged:
+            log.error("%s: labels flagged: %s", record.key, "; ".join(flagged))
+        entry |= {
+            "status": "flagged" if flagged else "ok",
+            "ik_rmse_mm": _summary(simulated.ik_marker_rmse_mm),
+            "gates": list(simulated.gates),
+            **({"flagged": flagged} if flagged else {}),
+        }
     except Exception as e:  # noqa: BLE001 - any failure stays this sequence's: reported, the others go on
         log.error("%s (%s): %s: %s", record.key, stage, type(e).__name__, e)
         entry |= {"status": "failed", "stage": stage, "error": f"{type(e).__name__}: {e}"}
@@ -258,7 +278,7 @@ def _simulate(
     path = out / WORK_SIMULATE.format(**unit_key(record, config))
     if path.is_file():
         return SimulatedSequence.load(path)
-    annotations = open_annotations(config.annotations) if config.annotations else None
+    annotations = release_labels(config) if config.annotations else None
     simulated = simulate(record, scale, config, out, annotations)
     simulated.save(path)
     return simulated
@@ -278,21 +298,19 @@ def _scale_job(args: tuple) -> dict | None:
     return scale_subject(*args)
 
 
-def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, int]]:
-    """Assemble every config's shards from the finished units, in a fixed order, each config
-    swapped in whole (``shards.write_config``); returns rows per config and split."""
-    from simspine_dataset.shards import remove_config, write_config
+def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, list[str]]]:
+    """Every config's shards from the finished units, in a fixed order, written beside any earlier
+    build's (``shards.write_config``); returns their paths per config and split."""
+    from simspine_dataset.shards import write_config
 
     ok = sorted(
-        (e for e in entries if e["status"] == "ok"),
+        (e for e in entries if e["status"] in BUILT_STATUSES),
         key=lambda e: (h36m.subject_number(e["subject"]), e["action"], e["subaction"]),
     )
     sources = {"default": WORK_VIEWS}
     if config.frames.mode != "none":
         sources["frames"] = WORK_FRAMES
-    else:
-        remove_config(out, "frames")  # frames of an earlier build with other settings
-    counts: dict[str, dict[str, int]] = {}
+    files: dict[str, dict[str, list[str]]] = {}
     for name, template in sources.items():
         splits = {
             split: [
@@ -302,8 +320,17 @@ def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, di
             ]
             for split in sorted({config.split_of(e["subject"]) for e in ok})
         }
-        counts[name] = write_config(out, name, splits, config.release)
-    return counts
+        written = write_config(out, name, splits, config.release)
+        files[name] = {split: paths for split, paths in written.items() if paths}
+    return files
+
+
+def _rows(out: Path, files: dict[str, list[str]]) -> dict[str, int]:
+    """Rows per split of one config's shards (their Parquet footers)."""
+    import pyarrow.parquet as pq
+
+    count = {p: pq.ParquetFile(out / p).metadata.num_rows for paths in files.values() for p in paths}
+    return {split: sum(count[p] for p in paths) for split, paths in files.items()}
 
 
 def _versions() -> dict[str, str]:
@@ -342,12 +369,33 @@ def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[
         from simspine_dataset.annotations import match
 
         open_annotations.cache_clear()  # index the folder as it is now (files added since are seen)
-        found, _ = match(open_annotations(config.annotations), [(r.subject, r.sequence) for r in records])
+        found, _ = match(release_labels(config), [(r.subject, r.sequence) for r in records])
         records = tuple(records[i] for i in found)
+    if config.detections:
+        check_detections(config.detections, records)
     by_subject: dict[str, list[SequenceRecord]] = {}
     for record in records:
         by_subject.setdefault(record.subject, []).append(record)
     return capture, dict(sorted(by_subject.items(), key=lambda kv: h36m.subject_number(kv[0])))
+
+
+def check_detections(root: str, records: tuple[SequenceRecord, ...]) -> dict[str, list[str]]:
+    """``--detections``: sequence key -> its cameras without detections (those built without them).
+    ``MissingFileError`` naming the folder when it is none, or matches no sequence of the capture."""
+    from simspine_dataset.errors import MissingFileError
+    from simspine_dataset.io.detections import cameras_without
+
+    path = Path(root)
+    if not path.is_dir():
+        raise MissingFileError(path, "--detections is not a folder")
+    missing = {r.key: cameras_without(path, r.subject, r.sequence, list(r.camera_ids)) for r in records}
+    if records and all(len(m) == len(r.camera_ids) for m, r in zip(missing.values(), records, strict=True)):
+        raise MissingFileError(
+            path,
+            f"--detections holds no detections of any of the capture's {len(records)} sequences "
+            "(expected <subject>/<sequence>.<camera>/frame_NNNNN.json, e.g. from simspine detect)",
+        )
+    return {key: cameras for key, cameras in missing.items() if cameras}
 
 
 def scale_subject(out: Path, subject: str, by_subject: dict, config: BuildConfig) -> dict | None:
@@ -394,7 +442,7 @@ def _axes(out: Path, entries: list[dict], config: BuildConfig) -> list[dict]:
     if not (config.model or config.annotations):
         return kinematic_axes(config.simulation.ik.spine)
     for entry in entries:
-        if entry.get("status") == "ok":
+        if entry.get("status") in BUILT_STATUSES:
             return SimulatedSequence.load(out / WORK_SIMULATE.format(**entry["units"]["default"])).axes
     return []
 
@@ -406,7 +454,7 @@ def _annotations_report(capture: Capture, config: BuildConfig, axes: list[dict])
         return None
     from simspine_dataset.annotations import match, missing_keypoints
 
-    annotations = open_annotations(config.annotations)
+    annotations = release_labels(config)
     keys = [(r.subject, r.sequence) for r in capture.sequences]
     found, extra = match(annotations, keys, quiet=True)  # plan() logged them
     return {
@@ -420,14 +468,24 @@ def _annotations_report(capture: Capture, config: BuildConfig, axes: list[dict])
     }
 
 
+def _detections_report(capture: Capture, config: BuildConfig) -> dict | None:
+    """With ``--detections``: the folder, and the sequences (cameras) it has no detections for."""
+    if not config.detections:
+        return None
+    missing = check_detections(config.detections, capture.sequences)
+    return {"source": config.detections, "sequences_without_detections": missing}
+
+
 def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
     """Shards, metadata, the build report and the card from the finished units."""
     from simspine_dataset.card import write_card
+    from simspine_dataset.shards import remove_leftovers
     from simspine_dataset.skeleton import write_skeleton_json
 
     out = Path(out)
+    remove_leftovers(out)  # what a killed build left: never kept, never published
     entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
-    counts = _shards(out, entries, config)
+    files = _shards(out, entries, config)
     write_skeleton_json(out / "meta" / "skeleton.json")
     axes = _axes(out, entries, config)
     write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(axes, indent=1))
@@ -435,15 +493,31 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
         "config_hash": config.digest(),
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "versions": _versions(),
-        "rows": counts["default"] if counts else {},  # default config, per split
-        "frames_rows": counts.get("frames", {}),  # frames config, per split (with --frames)
+        "rows": _rows(out, files["default"]),  # default config, per split
+        "frames_rows": _rows(out, files.get("frames", {})),  # frames config, per split (with --frames)
+        "files": files,  # every shard, per config and split: what the card names and load_dataset reads
         "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
         "annotations": _annotations_report(capture, config, axes),
+        "short_videos": [str(p) for p in capture.short_videos],  # cameras with rows for fewer frames
+        "detections": _detections_report(capture, config),
         "sequences": entries,
     }
     write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))
-    write_card(out)
+    write_card(out)  # the commit point: load_dataset now reads this build's shards
+    _remove_stale(out, files, entries)
     return report
+
+
+def _remove_stale(out: Path, files: dict[str, dict[str, list[str]]], entries: list[dict]) -> None:
+    """After the card: the earlier build's shards and whatever a killed build left under ``data/``,
+    and the scaled models of subjects this build does not hold."""
+    from simspine_dataset.shards import named_files, prune
+
+    prune(out, named_files(files))
+    subjects = {e["subject"] for e in entries if e["status"] in BUILT_STATUSES}
+    for model in (out / "models").glob("*.osim"):
+        if model.stem not in subjects:
+            model.unlink()
 
 
 def build(

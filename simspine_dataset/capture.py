@@ -2,8 +2,10 @@
 
 ``discover(root)`` walks every subject, checks every file a sequence needs (calibration, mocap
 CDFs, videos) and returns a ``Capture``: the usable sequences as typed records plus every problem
-found, all at once. Video and mocap lengths are aligned by truncating to the shorter, with a log
-line saying by how many frames.
+found, all at once. A sequence's labels cover every mocap frame; a video longer than the mocap is
+used up to the mocap's length, and a camera whose video is shorter than the mocap has rows only for
+the frames its video has (``SequenceRecord.frames_of``): the other cameras keep every frame. Such a
+camera is a problem that does not leave the sequence out (``Capture.short_videos``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import h36m
-from simspine_dataset.errors import BadArrayError, CaptureError, CaptureProblems, MissingFileError
+from simspine_dataset.errors import (
+    BadArrayError,
+    CaptureError,
+    CaptureProblems,
+    CorruptVideoError,
+    MissingFileError,
+    ShortVideoError,
+)
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.io import cdf
 from simspine_dataset.io.h36m_metadata import H36MMetadata, SequenceEntry, read_metadata
@@ -44,7 +53,7 @@ class SequenceRecord:
     action: str  # canonical action
     subaction: int
     cameras: tuple[Camera, ...] = field(repr=False)
-    n_frames: int  # aligned frame count: min of mocap and every video
+    n_frames: int  # the labels' frame count: the mocap's
     n_frames_mocap: int
     n_frames_video: tuple[int, ...]  # per camera; empty when videos were not checked
     files: SequenceFiles = field(repr=False)
@@ -66,6 +75,17 @@ class SequenceRecord:
     def camera_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.cameras)
 
+    def frames_of(self, camera_id: str) -> int:
+        """The frames a camera has rows for: all of them, or fewer where its video is shorter."""
+        if not self.n_frames_video:
+            return self.n_frames
+        return min(self.n_frames, self.n_frames_video[self.camera_ids.index(camera_id)])
+
+    @property
+    def short_cameras(self) -> dict[str, int]:
+        """Cameras whose video is shorter than the mocap -> their frame count."""
+        return {c: n for c in self.camera_ids if (n := self.frames_of(c)) < self.n_frames}
+
 
 @dataclass(frozen=True)
 class Capture:
@@ -76,6 +96,20 @@ class Capture:
     sequences: tuple[SequenceRecord, ...]
     problems: tuple[CaptureError, ...]
 
+    @property
+    def short_videos(self) -> list[ShortVideoError]:
+        """Videos shorter than their mocap: problems of sequences that are built (their camera's rows
+        stop where the video does)."""
+        return [
+            ShortVideoError(
+                s.files.videos[c],
+                f"holds {n} frames, the mocap {s.n_frames}: camera {c} of {s.key} has rows for frames "
+                f"0-{n - 1} only (the other cameras and the labels keep all {s.n_frames})",
+            )
+            for s in self.sequences
+            for c, n in s.short_cameras.items()
+        ]
+
     def raise_for_problems(self) -> None:
         """Raise ``CaptureProblems`` holding every problem, if there is any."""
         if self.problems:
@@ -83,7 +117,7 @@ class Capture:
 
     @property
     def n_camera_frames(self) -> int:
-        return sum(s.n_frames * len(s.cameras) for s in self.sequences)
+        return sum(s.frames_of(c) for s in self.sequences for c in s.camera_ids)
 
 
 @dataclass(frozen=True)
@@ -151,17 +185,18 @@ def _check_sequence(
     n_video = (
         tuple(probe_video(files.videos[c]).n_frames for c in metadata.camera_ids) if check_videos else ()
     )
-    n_frames = min(n_mocap, *n_video) if n_video else n_mocap
-    if n_video and (extra := max(n_video) - n_mocap):
+    for camera, n in zip(metadata.camera_ids, n_video, strict=False):
+        if n < 1:
+            raise CorruptVideoError(files.videos[camera], "holds no frames")
+    if n_video and (extra := max(n_video) - n_mocap) > 0:
         log.info(
-            "%s/%s: video has up to %d frame(s) %s than mocap (%s vs %d); using %d frames",
+            "%s/%s: video has up to %d frame(s) more than mocap (%s vs %d); using %d frames",
             entry.subject,
             entry.sequence,
-            abs(extra),
-            "more" if extra > 0 else "fewer",
+            extra,
             "/".join(map(str, n_video)),
             n_mocap,
-            n_frames,
+            n_mocap,
         )
     return SequenceRecord(
         entry.subject,
@@ -169,7 +204,7 @@ def _check_sequence(
         entry.action,
         entry.subaction,
         cameras,
-        n_frames,
+        n_mocap,
         n_mocap,
         n_video,
         files,

@@ -17,6 +17,7 @@ import numpy as np
 from simspine_dataset import skeleton as sk
 from simspine_dataset.io.atomic import write_text_atomic
 from simspine_dataset.schema import DEFAULT_COLUMNS, FRAMES_COLUMNS
+from simspine_dataset.shards import build_shards
 
 
 def _size_category(rows: int) -> str:
@@ -31,18 +32,12 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def _split_files(out: Path, name: str) -> dict[str, list[Path]]:
-    """A config's shards per split (only the splits that have any)."""
-    folders = sorted(p for p in (out / "data" / name).glob("*") if p.is_dir())
-    return {f.name: sorted(f.glob("*.parquet")) for f in folders if any(f.glob("*.parquet"))}
-
-
-def _configs(out: Path) -> list[dict]:
+def _configs(out: Path, report: dict) -> list[dict]:
     """The YAML ``configs``: every shard named (their names carry their content digests, so the
     card, which ``datasets`` hashes for its cache, changes whenever the data does)."""
     configs = []
     for name in ("default", "frames"):
-        if splits := _split_files(out, name):
+        if splits := build_shards(out, report, name):
             files = [
                 {"split": s, "path": [p.relative_to(out).as_posix() for p in paths]}
                 for s, paths in splits.items()
@@ -53,14 +48,14 @@ def _configs(out: Path) -> list[dict]:
     return configs
 
 
-def _dataset_info(out: Path) -> list[dict]:
+def _dataset_info(out: Path, report: dict) -> list[dict]:
     """The YAML ``dataset_info`` of each config: features, splits (rows, bytes), sizes."""
     import pyarrow.parquet as pq
     from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 
     infos = []
     for name in ("default", "frames"):
-        if not (splits := _split_files(out, name)):
+        if not (splits := build_shards(out, report, name)):
             continue
         features = Features.from_arrow_schema(pq.read_schema(next(iter(splits.values()))[0]))
         split_dict = SplitDict()
@@ -94,12 +89,16 @@ def _tables(report: dict) -> dict[str, str]:
         f"| {split} | {rows:,} | {frames[split]:,} |" if split in frames else f"| {split} | {rows:,} | - |"
         for split, rows in sorted(report.get("rows", {}).items())
     )
-    failed = [e for e in report.get("sequences", []) if e.get("status") != "ok"]
+    failed = [e for e in report.get("sequences", []) if e.get("status") == "failed"]
+    flagged = [e for e in report.get("sequences", []) if e.get("status") == "flagged"]
     return {
         "columns": columns,
         "keypoints": keypoints,
         "splits": splits,
         "failures": "\n".join(f"- {e['subject']} {e['sequence']}: {e.get('error', '')}" for e in failed)
+        or "none",
+        "short_videos": "\n".join(f"- {problem}" for problem in report.get("short_videos", [])) or "none",
+        "flagged": "\n".join(f"- {e['subject']} {e['sequence']}: {'; '.join(e['flagged'])}" for e in flagged)
         or "none",
     }
 
@@ -219,16 +218,19 @@ def _filter_limitation(f: dict) -> str:
     )
 
 
-def _quality(out: Path) -> str:
+def _quality(out: Path, report: dict) -> str:
     """The distribution of the label-quality columns over every row of the default config."""
     import pyarrow.parquet as pq
 
     from simspine_dataset.validate import median_p95
 
     columns = ["ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm"]
-    parts = [pq.read_table(p, columns=columns) for p in sorted(out.glob("data/default/*/*.parquet"))]
-    if not parts:
+    shards = [p for paths in build_shards(out, report).values() for p in paths]
+    if not shards:
         return "No rows."
+    if not set(columns) <= set(pq.read_schema(shards[0]).names):
+        return "This build has no label-quality columns (built before they existed)."
+    parts = [pq.read_table(p, columns=columns) for p in shards]
     values = {name: np.concatenate([t[name].to_numpy() for t in parts]).astype(float) for name in columns[:2]}
     uncertainty = np.concatenate(  # fixed-size lists: flattened, not row by row
         [t["keypoints_uncertainty_mm"].combine_chunks().flatten().to_numpy() for t in parts]
@@ -254,30 +256,53 @@ def _settings(report: dict) -> str:
         f"- merge rules: `{json.dumps(simulation.get('merge', {}))}`",
         f"- inverse kinematics: `{json.dumps({k: v for k, v in ik.items() if not k.endswith('_weights')})}`",
         f"- filter: `{json.dumps(simulation.get('filter', {}))}`",
-        f"- 2D detections as IK pseudo-markers: {'yes' if config.get('detections') else 'no'}",
+        f"- 2D detections as IK pseudo-markers: {_detections_text(report)}",
         f"- frames: `{json.dumps(config.get('frames', {}))}`; release: `{config.get('release', 'full')}`",
         f"- versions: {', '.join(f'{k} {v}' for k, v in report.get('versions', {}).items())}",
     ]
     return "\n".join(lines)
 
 
-def write_card(out: str | Path, location: str | None = None) -> Path:
-    """(Re)render ``OUT/README.md`` from the build folder; ``location`` is what ``load_dataset``
-    is given in its "how to load" (default: the folder's path; ``publish`` gives the repo id)."""
+def _detections_text(report: dict) -> str:
+    """Whether detections were used, and which sequences' cameras had none."""
+    if not report.get("config", {}).get("detections"):
+        return "no"
+    missing = (report.get("detections") or {}).get("sequences_without_detections", {})
+    if not missing:
+        return "yes, for every sequence and camera"
+    listed = "; ".join(f"{key} ({', '.join(cameras)})" for key, cameras in missing.items())
+    return f"yes, except these sequences' cameras, which had none: {listed}"
+
+
+def write_card(out: str | Path) -> Path:
+    """(Re)render ``OUT/README.md`` from the build folder (``render_card``)."""
+    return write_text_atomic(Path(out) / "README.md", render_card(out))
+
+
+def render_card(out: str | Path, location: str | None = None) -> str:
+    """The card of a build folder; ``location`` is what ``load_dataset`` is given in its "how to
+    load" (default: the folder's path; ``publish`` gives the repo id)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    from simspine_dataset.errors import SimspineError
+
     out = Path(out)
-    report = json.loads((out / "build_report.json").read_text())
+    try:
+        report = json.loads((out / "build_report.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SimspineError(f"{out / 'build_report.json'}: not a readable build report ({e})") from e
+    if not isinstance(report, dict) or "config" not in report or "rows" not in report:
+        raise SimspineError(f"{out / 'build_report.json'}: not a build report (no config or rows)")
     location = location or out.resolve().as_posix()
-    frames = bool(_split_files(out, "frames"))
+    frames = bool(build_shards(out, report, "frames"))
     data = DatasetCardData(
         license="other",
         license_name="human36m-and-simspine-terms",
         task_categories=["keypoint-detection"],
         tags=["human-pose-estimation", "3d-pose-estimation", "spine", "biomechanics", "opensim", "human3.6m"],
         size_categories=[_size_category(sum(report.get("rows", {}).values()))],
-        configs=_configs(out),
-        dataset_info=_dataset_info(out),
+        configs=_configs(out, report),
+        dataset_info=_dataset_info(out, report),
         pretty_name="SIMSPINE-style 3D spine keypoints",
     )
     template = resources.files("simspine_dataset").joinpath("data/card_template.md").read_text()
@@ -287,10 +312,10 @@ def write_card(out: str | Path, location: str | None = None) -> Path:
         data,
         template_str=template,
         config_hash=report.get("config_hash", ""),
-        validity=validity(out),
+        validity=validity(out, report),
         settings=_settings(report),
         pipeline=_pipeline(report),
-        quality=_quality(out),
+        quality=_quality(out, report),
         filter_limitation=_filter_limitation(
             report.get("config", {}).get("simulation", {}).get("filter", {})
         ),
@@ -298,4 +323,4 @@ def write_card(out: str | Path, location: str | None = None) -> Path:
         frames_loading=f'\nThe `frames` config: `load_dataset("{location}", "frames")`.\n' if frames else "",
         **_tables(report),
     )
-    return write_text_atomic(out / "README.md", str(card))
+    return str(card)

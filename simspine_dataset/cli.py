@@ -34,13 +34,14 @@ def _inspect(args: argparse.Namespace) -> int:
         print(
             f"{s.subject:8} {s.action:13} {s.subaction:>3} {s.n_frames:>7} {len(s.cameras):>4}  {s.sequence}"
         )
+    problems = [*capture.problems, *capture.short_videos]
     print(
         f"{len(capture.sequences)} sequences, {capture.n_camera_frames} camera-frames, "
-        f"{len(capture.problems)} problem(s)"
+        f"{len(problems)} problem(s)"
     )
-    for problem in capture.problems:
+    for problem in problems:
         print(f"PROBLEM {type(problem).__name__}: {problem}")
-    return 1 if capture.problems else 0
+    return 1 if problems else 0
 
 
 def _capture_demo(args: argparse.Namespace) -> int:
@@ -82,6 +83,7 @@ def _build(args: argparse.Namespace) -> int:
         "model": str(args.model) if args.model else None,
         "check_videos": False if args.no_videos else None,
         "annotations": str(args.annotations) if args.annotations else None,
+        "annotations_unit": args.annotations_unit,
     }
     frames = {
         "mode": args.frames,
@@ -120,14 +122,20 @@ def _build(args: argparse.Namespace) -> int:
                 f"{args.out}/build_report.json appears when they finish"
             )
             return 0
-    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    failed = [e for e in report["sequences"] if e["status"] == "failed"]
+    flagged = [e for e in report["sequences"] if e["status"] == "flagged"]
+    ok = len(report["sequences"]) - len(failed) - len(flagged)
     print(
-        f"built {args.out}: rows {report['rows']}, {len(report['sequences']) - len(failed)} sequences ok, "
-        f"{len(failed)} failed"
+        f"built {args.out}: rows {report['rows']}, {ok} sequences ok, {len(flagged)} flagged "
+        f"(labels beyond the gates), {len(failed)} failed"
     )
     for entry in failed:
         print(f"FAILED {entry['subject']} {entry['sequence']}: {entry['error']}")
-    return 1 if failed else 0
+    for entry in flagged:
+        print(f"FLAGGED {entry['subject']} {entry['sequence']}: {'; '.join(entry['flagged'])}")
+    for problem in report.get("short_videos", []):
+        print(f"SHORT VIDEO {problem}")
+    return 1 if failed or flagged else 0
 
 
 def _slurm_options(args: argparse.Namespace) -> dict:
@@ -253,6 +261,11 @@ def _add_build_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="labels from the official SIMSPINE release (positions/ TRCs + kinematics/, simspine.h5 "
         "or simspine_*.npz) instead of the simulation",
+    )
+    build.add_argument(
+        "--annotations-unit",
+        choices=["m", "cm", "mm"],
+        help="the annotations' length unit (default: decided from the body's size; refused when unclear)",
     )
     build.add_argument("--subjects", nargs="+", help="subjects to build (default: all on disk)")
     build.add_argument("--no-videos", action="store_true", help="mocap-only build: videos are not opened")

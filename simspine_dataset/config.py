@@ -56,7 +56,10 @@ class ScalingConfig:
     quiet_fraction: float = 0.5  # frames with the lowest marker speed kept as "quiet"
     extended_fraction: float = 0.5  # of those, the most extended kept per marker pair
     max_frames: int = 400  # frames (evenly spaced) used by the refinement
-    refine_rounds: int = 3  # ours: alternate IK and least-squares factors (0: distances only)
+    # ours: Gauss-Newton rounds on the factors over IK of the sample, a round kept only when it
+    # lowers the marker cost over the same frames (0: distances only)
+    refine_rounds: int = 3
+    refine_bound: float = 0.1  # ours: the refinement keeps each factor within 10 % of its distance estimate
 
     def __post_init__(self) -> None:
         require(self.mass_kg > 0, "scaling.mass_kg", self.mass_kg, "> 0")
@@ -66,6 +69,7 @@ class ScalingConfig:
                     "[0, 1)" if name == "trim_fraction" else "(0, 1]")  # fmt: skip
         require(self.max_frames >= 1, "scaling.max_frames", self.max_frames, ">= 1")
         require(self.refine_rounds >= 0, "scaling.refine_rounds", self.refine_rounds, ">= 0")
+        require(0 < self.refine_bound < 1, "scaling.refine_bound", self.refine_bound, "(0, 1)")
 
 
 @dataclass(frozen=True)
@@ -153,11 +157,25 @@ class FilterConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """When a fit is wrong (``biomech.gates``): its residual beyond ``residual_factor`` times what
+    the measured marker noise explains. A subject's scaling or a sequence beyond it is flagged (its
+    rows carry ``label_flags``, the build exits 1, ``validate`` fails)."""
+
+    residual_factor: float = 2.0  # 0: off
+
+    def __post_init__(self) -> None:
+        ok = self.residual_factor == 0 or self.residual_factor >= 1
+        require(ok, "gates.residual_factor", self.residual_factor, ">= 1 (0: off)")
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     ik: IKConfig = field(default_factory=IKConfig)
     merge: MergeConfig = field(default_factory=MergeConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
+    gates: GateConfig = field(default_factory=GateConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,29 +184,44 @@ class SimulationConfig:
 T = TypeVar("T")
 
 
-def from_mapping(cls: type[T], data: dict, where: str) -> T:
+def from_mapping(cls: type[T], data: dict, where: str, table: str = "") -> T:
     """A (nested) frozen dataclass from a mapping, e.g. a TOML table. Keys missing keep their
-    defaults; an unknown key or a value of the wrong kind raises ``ValueError`` naming ``where``
-    (the file and the table)."""
+    defaults; an unknown key, or a value that is not of its declared type, raises ``ValueError``
+    naming ``where`` (the file), the key (``table.key``), the value and the type expected. Types are
+    checked by pydantic in strict mode (no coercion: "false" is not a bool, 2.5 not an int, "S1" not
+    a list), as JSON types: a list stands for a tuple, an integer for a float, a table's string
+    keys for integer keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: setting {table.rstrip('.')} = {data!r} is not a table of settings")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        named = [table + u for u in unknown]
+        raise ValueError(f"{where}: unknown setting(s) {named}; known: {sorted(known)}")
     values = {}
     for name, value in data.items():
         kind = hints[name]
-        origin = typing.get_origin(kind)
-        try:
-            if is_dataclass(kind):
-                values[name] = from_mapping(kind, value, f"{where}.{name}")
-            elif origin is dict:
-                key_type, value_type = typing.get_args(kind)
-                values[name] = {key_type(k): value_type(v) for k, v in value.items()}
-            elif origin is tuple or (origin in (typing.Union, type(int | None)) and isinstance(value, list)):
-                values[name] = tuple(value)
-            else:
-                values[name] = value
-        except (TypeError, ValueError, AttributeError) as e:
-            raise ValueError(f"{where}.{name}: {value!r} does not fit {kind} ({e})") from e
-    return cls(**values)
+        if is_dataclass(kind):
+            values[name] = from_mapping(kind, value, where, f"{table}{name}.")
+        else:
+            values[name] = _checked(kind, value, f"{where}: setting {table}{name}")
+    try:
+        return cls(**values)
+    except ValueError as e:  # a value of the right type but out of range (``require``)
+        raise ValueError(f"{where}: {e}") from e
+
+
+def _checked(kind: object, value: object, where: str) -> object:
+    """``value`` validated as ``kind`` (pydantic, strict, JSON types)."""
+    import json
+
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(kind).validate_json(json.dumps(value), strict=True)
+    except (ValidationError, TypeError, ValueError) as e:
+        expected = getattr(kind, "__name__", None) if isinstance(kind, type) else None
+        expected = expected or str(kind).replace("typing.", "")
+        reason = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
+        raise ValueError(f"{where} = {value!r} is not of type {expected} ({reason})") from e

@@ -120,7 +120,7 @@ def unit_key(record: SequenceRecord, camera: str, model_identity: str, config: D
         "model": model_identity,
         "boxes": config.boxes,
         "stride": config.stride,
-        "frames": record.n_frames,
+        "frames": record.frames_of(camera),
         "video": stat_fingerprint([record.files.videos[camera]]),
         "mocap": stat_fingerprint([record.files.d3_positions]) if config.boxes == "mocap" else None,
     }
@@ -311,7 +311,7 @@ def detect_video(
             f"{folder}: exists and was not written by simspine detect; move it away or "
             "choose another DETECTIONS folder"
         )
-    frames = np.arange(0, record.n_frames, config.stride)
+    frames = np.arange(0, record.frames_of(camera.id), config.stride)
     boxes = mocap_boxes(record, camera) if detector is None else None
     tmp, timer, digest = _temp_folder(folder), _Timer(), hashlib.sha256()
     people = written = 0

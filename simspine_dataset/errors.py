@@ -13,6 +13,7 @@ user reading a log line knows where to look. Catch ``SimspineError`` to catch al
         NonFiniteError              an array holds NaN or infinite values
         CorruptFileError            a file cannot be opened or parsed in its format
           CorruptVideoError         a video cannot be opened, demuxed or decoded
+        ShortVideoError             a video is shorter than its mocap (its sequence is still built)
       CaptureProblems               every problem a discovery pass found (an ExceptionGroup)
       ModelError                    a 2D pose model cannot be found, loaded or run (``path``, ``problem``)
       ShapeError                    an array argument has the wrong shape (programming error)
@@ -73,6 +74,10 @@ class CorruptFileError(CaptureError):
 
 class CorruptVideoError(CorruptFileError):
     """A video cannot be opened, demuxed or decoded."""
+
+
+class ShortVideoError(CaptureError):
+    """A camera's video holds fewer frames than the mocap: that camera's rows stop where it does."""
 
 
 class CaptureProblems(ExceptionGroup, SimspineError):  # noqa: N818 - a group, named for what it holds

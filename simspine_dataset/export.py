@@ -36,6 +36,7 @@ from simspine_dataset.geometry.transforms import (
     world_mm_to_opensim_m,
 )
 from simspine_dataset.io.atomic import atomic_path
+from simspine_dataset.schema import BUILT_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _sequence_names(report: dict) -> dict[tuple[str, str, int], str]:
     return {
         (e["subject"], e["action"], int(e["subaction"])): e["sequence"]
         for e in report["sequences"]
-        if e.get("status") == "ok"
+        if e.get("status") in BUILT_STATUSES
     }
 
 

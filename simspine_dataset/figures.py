@@ -19,19 +19,21 @@ FIGURES = ("figures/curvature_by_action.png", "figures/lumbar_rom_by_action.png"
 COLUMNS = ("subject", "action", "subaction", "camera", "kinematics")
 
 
-def sequence_coordinates(out: Path) -> tuple[list[tuple[str, np.ndarray, tuple[str, ...]]], str]:
+def sequence_coordinates(
+    out: Path, report: dict
+) -> tuple[list[tuple[str, np.ndarray, tuple[str, ...]]], str]:
     """(action, coordinates in table units, names) per sequence of the ``default`` config, and the
     model's spine variant."""
     import datasets  # noqa: F401 - registers Array2D before reading
     import pyarrow.parquet as pq
 
     from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_from_published
+    from simspine_dataset.shards import build_shards
 
-    report = json.loads((out / "build_report.json").read_text())
     axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     names = tuple(a["name"] for a in axes)
     is_translation = axes_is_translation(axes)
-    shards = sorted(out.glob("data/default/*/*.parquet"))
+    shards = [p for paths in build_shards(out, report).values() for p in paths]
     if not shards:
         return [], report["config"]["simulation"]["ik"]["spine"]
     camera = pq.read_table(shards[0], columns=["camera"]).column("camera")[0].as_py()
@@ -48,14 +50,15 @@ def sequence_coordinates(out: Path) -> tuple[list[tuple[str, np.ndarray, tuple[s
     return sequences, report["config"]["simulation"]["ik"]["spine"]
 
 
-def validity(out: str | Path) -> str:
-    """Write the figures into ``out/figures`` and return the Markdown table (empty build: a note)."""
+def validity(out: str | Path, report: dict) -> str:
+    """Write the figures into ``out/figures`` and return the Markdown table (empty build: a note);
+    ``report``: the build's report, which names its shards."""
     from simspine_dataset.biomech.curvature import ADULT_STANDING_DEG, curvature_angles, summarize_by_action
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
 
     out = Path(out)
-    sequences, spine = sequence_coordinates(out)
+    sequences, spine = sequence_coordinates(out, report)
     if not sequences:
         return "No rows were built."
     model = KinematicModel(model_spec(spine))

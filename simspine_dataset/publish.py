@@ -1,17 +1,22 @@
 """``simspine publish OUT --repo-id ORG/NAME``: a built folder onto the Hugging Face Hub.
 
 With ``huggingface_hub.HfApi``: create the dataset repo (private, or gated with automatic approval,
-as asked), upload the folder with ``upload_folder`` (files already on the Hub with the same content
-are not sent again, so an interrupted publish is resumed by running it again; remote files under
-``data/``, ``models/`` and ``figures/`` that the folder no longer has are deleted in the same
-commit, so a re-publish of a smaller build leaves no stale shards), and tag the revision with the
-build's config hash. The card is re-rendered first, its "how to load" naming the repo id. The
-endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is ``--token``, ``HF_TOKEN`` or the
-cached login, and is never printed or logged.
+as asked) and make one commit (``create_commit``) holding exactly what the build is: the card,
+rendered for the repo id (the local card is left as it is), the build report, ``meta/``, the
+figures, the scaled models of the subjects built, and the shards the card names; remote files under
+``data/``, ``meta/``, ``models/`` and ``figures/`` that are not part of it are deleted in the same
+commit. Nothing else under the folder is ever sent: not the work folder, not a file that no card
+names (a killed build's leftovers). Files already on the Hub with the same content are not sent
+again, so an interrupted publish is resumed by running it again. The revision is tagged with the
+build's config hash. The endpoint is ``HF_ENDPOINT`` (the Hub by default); the token is ``--token``,
+``HF_TOKEN`` or the cached login, and is never printed or logged.
 
-Human3.6M's licence forbids redistributing its data: a folder holding frames or Human3.6M joint
-coordinates (any build but ``--release public``) is refused for a public repo; publish it private
-or gated, or build ``--release public`` (annotations only) for a public one.
+Before any request, the folder is checked (``check_release``): the card and the report name the
+same shards and each one's bytes hash to the digest in its name. Human3.6M's licence forbids
+redistributing its data, so for a public repo the build must be ``--release public``, the card must
+name no ``frames`` config, and every named shard is read: the keypoints a public release hides
+(``shards.PUBLIC_HIDDEN``) must be NaN and not visible in every row. Any disagreement refuses the
+publish, naming what was found.
 """
 
 from __future__ import annotations
@@ -19,34 +24,98 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from simspine_dataset.errors import SimspineError
 
-UPLOADED = ("README.md", "build_report.json", "data/**", "meta/**", "models/**", "figures/**")
-REPLACED = ("data/**", "models/**", "figures/**")  # the build's content: what the folder lacks is deleted
+PRUNED = ("data/", "meta/", "models/", "figures/")  # remote folders holding only what the build has
 
 
 class PublishRefusedError(SimspineError):
-    """The folder may not go where it was asked to (licence) or is not a finished build."""
+    """The folder may not go where it was asked to (licence) or is not a finished, intact build."""
 
 
 def check_release(out: Path, private: bool, gated: bool) -> dict:
-    """The build report, after checking that ``out`` may be published as asked."""
+    """The build report, after checking that ``out`` is an intact build that may be published as
+    asked (see the module's docstring)."""
+    from simspine_dataset.shards import build_shards
+    from simspine_dataset.validate import card_files, files_check
+
     report_path = out / "build_report.json"
     if not report_path.is_file() or not (out / "README.md").is_file():
         raise PublishRefusedError(f"{out}: not a finished build (no build_report.json or README.md)")
-    report = json.loads(report_path.read_text())
+    try:
+        report = json.loads(report_path.read_text())
+        files = {config: build_shards(out, report, config) for config in ("default", "frames")}
+    except (json.JSONDecodeError, AttributeError, TypeError) as e:
+        raise PublishRefusedError(f"{report_path}: not a build report ({e})") from e
+    named = card_files(out)
+    verdict, _ = files_check(out, named, files)
+    if not verdict.ok:
+        raise PublishRefusedError(f"{out}: {verdict.detail}")
     if not (private or gated):
-        restricted = []
-        if any((out / "data" / "frames").glob("*/*.parquet")):
-            restricted.append("video frames (data/frames)")
-        if report.get("config", {}).get("release") != "public":
-            restricted.append("Human3.6M joint coordinates (a --release full build)")
-        if restricted:
-            raise PublishRefusedError(
-                f"{out} holds {' and '.join(restricted)}; Human3.6M's licence forbids redistributing "
-                "them: publish with --private or --gated, or build with --release public"
-            )
+        _check_public(out, report, named)
     return report
+
+
+def _check_public(out: Path, report: dict, named: dict[str, dict[str, list[Path]]]) -> None:
+    """A public repo gets annotations only: refused unless the build is a public release, names no
+    frames, and every named shard hides what a public release hides."""
+    restricted = []
+    if named.get("frames"):
+        restricted.append("video frames (a frames config)")
+    if report.get("config", {}).get("release") != "public":
+        restricted.append("Human3.6M joint coordinates (a --release full build)")
+    shards = [p for splits in named.values() for paths in splits.values() for p in paths]
+    leaking = [p for p in shards if p.is_file() and not _hides_licensed_keypoints(p)]
+    if leaking:
+        restricted.append(f"Human3.6M-derived keypoint values in {leaking[0].relative_to(out)}")
+    if restricted:
+        raise PublishRefusedError(
+            f"{out} holds {' and '.join(restricted)}; Human3.6M's licence forbids redistributing "
+            "them: publish with --private or --gated, or build with --release public"
+        )
+
+
+def _hides_licensed_keypoints(shard: Path) -> bool:
+    """Every row of a ``default`` shard has the public release's hidden keypoints NaN, not visible."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Features
+
+    from simspine_dataset.loader import column_to_numpy
+    from simspine_dataset.shards import KEYPOINT_COLUMNS, PUBLIC_HIDDEN
+
+    parquet = pq.ParquetFile(shard)
+    features = Features.from_arrow_schema(parquet.schema_arrow)
+    if "image" in features:
+        return False
+    hidden = list(PUBLIC_HIDDEN)
+    for batch in parquet.iter_batches(columns=[*KEYPOINT_COLUMNS, "keypoints_visible"]):
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        for name, column in columns.items():
+            values = column_to_numpy(pa.chunked_array([column]), features[name])
+            if name == "keypoints_visible" and values[:, hidden].any():
+                return False
+            if name != "keypoints_visible" and not np.isnan(values[:, hidden]).all():
+                return False
+    return True
+
+
+def upload_plan(out: Path, report: dict) -> list[str]:
+    """The folder's files a publish sends (paths relative to ``out``), the card aside."""
+    from simspine_dataset.schema import BUILT_STATUSES
+    from simspine_dataset.shards import build_shards
+
+    subjects = {e["subject"] for e in report.get("sequences", []) if e.get("status") in BUILT_STATUSES}
+    files = ["build_report.json"]
+    files += sorted(p.relative_to(out).as_posix() for p in (out / "meta").glob("*.json"))
+    files += sorted(p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png"))
+    files += [f"models/{s}.osim" for s in sorted(subjects) if (out / "models" / f"{s}.osim").is_file()]
+    for config in ("default", "frames"):
+        for paths in build_shards(out, report, config).values():
+            files += [p.relative_to(out).as_posix() for p in paths]
+    return files
 
 
 def publish(
@@ -58,26 +127,32 @@ def publish(
     token: str | None = None,
     tag: str | None = None,
 ) -> dict:
-    """Create or update ``repo_id`` with the folder; returns {"repo_url", "commit", "tag"}."""
-    from huggingface_hub import HfApi
+    """Create or update ``repo_id`` with the folder; returns {"repo_url", "commit", "tag", "files"}."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    from simspine_dataset.card import render_card
 
     out = Path(out)
     report = check_release(out, private, gated)
-    from simspine_dataset.card import write_card
-
-    write_card(out, location=repo_id)  # the card's "how to load" names the repo
+    card = render_card(out, location=repo_id).encode()  # the card's "how to load" names the repo
+    files = upload_plan(out, report)
     api = HfApi(token=token)
     repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if gated:
         api.update_repo_settings(repo_id, repo_type="dataset", gated="auto")
-    commit = api.upload_folder(
-        repo_id=repo_id,
+    sent = {"README.md", *files}
+    remote = api.list_repo_files(repo_id, repo_type="dataset")
+    operations = [
+        CommitOperationAdd("README.md", card),
+        *(CommitOperationAdd(path, str(out / path)) for path in files),
+        *(CommitOperationDelete(path) for path in remote if path.startswith(PRUNED) and path not in sent),
+    ]
+    commit = api.create_commit(
+        repo_id,
+        operations,
         repo_type="dataset",
-        folder_path=str(out),
-        allow_patterns=list(UPLOADED),
-        delete_patterns=list(REPLACED),  # remote shards the folder no longer has: gone in the same commit
         commit_message=f"simspine build {report.get('config_hash', '')}",
     )
     tag = tag or f"build-{report.get('config_hash', 'unknown')}"
     api.create_tag(repo_id, tag=tag, repo_type="dataset", revision=commit.oid, exist_ok=True)
-    return {"repo_url": str(repo_url), "commit": commit.oid, "tag": tag}
+    return {"repo_url": str(repo_url), "commit": commit.oid, "tag": tag, "files": len(sent)}

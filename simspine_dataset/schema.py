@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 K = NUM_KEYPOINTS
 
 
+# build_report.json: the statuses of a sequence whose rows are in the dataset ("flagged": built, but
+# a gate of ``biomech.gates`` failed; "failed" sequences have no rows)
+BUILT_STATUSES = ("ok", "flagged")
+
 Q = "Q"  # a column's length that is the model's coordinate count (``meta/kinematic_axes.json``)
 
 
@@ -92,6 +96,13 @@ DEFAULT_COLUMNS: tuple[Column, ...] = (
         "float32",
         (K,),
         "standard deviation of each keypoint label (IK posterior; measured noise for mocap points)",
+    ),
+    Column(
+        "label_flags",
+        "int16",
+        (),
+        "0: the label passed every gate; bit 1: its subject's scaling residual, bit 2: this frame's "
+        "IK residual beyond what the measured marker noise explains (biomech.gates)",
     ),
 )
 QUALITY_COLUMNS = ("ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm")

@@ -6,11 +6,16 @@ Rows in a fixed order (split, subject, action, subaction, frame, camera), stream
 sequence (memory: one row group), cut into row groups of ~``GROUP_BYTES`` and shards of
 ~``SHARD_BYTES`` of Arrow data (Parquet with zstd is smaller; the published limits are ~100 MB and
 ~500 MB), page index on, features in the schema metadata: two builds of the same input give the
-same bytes. A config's shards are one unit (``write_config``): every split is written into a
-staging folder beside ``data/{config}``, which replaces the old folder whole when all are complete,
-so a rebuild never leaves shards of an earlier build (a split no longer produced disappears) and a
-failure mid-write leaves the previous config untouched. ``ShardWriter`` is a context manager that
-removes its half-written shard on an exception.
+same bytes. ``ShardWriter`` writes each shard under a temporary name and renames it onto its
+content-addressed name when complete (a context manager: the shard being written is removed on an
+exception).
+
+A rebuild writes its shards beside the previous build's (``write_config``; the names differ
+wherever the bytes do), and nothing is removed until the card, which names every shard a build
+holds, has been replaced: the card is the commit point. ``load_dataset`` reads only the files the
+card names, so the folder loads the previous build or the new one at every instant, and a kill
+anywhere leaves files no card names, which ``prune`` (after the card, and at the start of every
+build: ``remove_leftovers``) deletes and ``publish`` never uploads.
 
 ``release="public"`` writes annotations only, as Human3.6M's licence requires: the keypoints whose
 value comes from the Human3.6M mocap or from detections on its videos (``PUBLIC_HIDDEN``) are NaN
@@ -58,6 +63,7 @@ class ShardWriter:
         self.shard_bytes = 0.0
         self.index = 0
         self.rows = 0
+        self.names: list[str] = []  # the shards written, in order
         self._tmp: Path | None = None
         self._writer = None
 
@@ -117,9 +123,9 @@ class ShardWriter:
     def _close_shard(self) -> None:
         if self._writer is not None:
             self._writer.close()  # complete: renamed onto its name, which carries its content digest
-            self._tmp.rename(
-                self.folder / SHARD_FILE.format(index=self.index, digest=content_digest(self._tmp, 12))
-            )
+            name = SHARD_FILE.format(index=self.index, digest=content_digest(self._tmp, 12))
+            self._tmp.rename(self.folder / name)
+            self.names.append(name)
             self._writer, self._tmp = None, None
             self.index += 1
             self.shard_bytes = 0.0
@@ -150,8 +156,9 @@ def public_table(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(result.to_batches(), schema=table.schema)
 
 
-def write_split(folder: Path, sources: Iterable[Path], release: str = "full") -> int:
-    """Stream the work files ``sources`` (in order) into one split's folder; returns its rows."""
+def write_split(folder: Path, sources: Iterable[Path], release: str = "full") -> list[str]:
+    """Stream the work files ``sources`` (in order) into one split's folder; returns the names of
+    the shards written."""
     import datasets  # noqa: F401 - registers its Arrow extension types (Array2D) before reading
     import pyarrow.parquet as pq
 
@@ -161,32 +168,64 @@ def write_split(folder: Path, sources: Iterable[Path], release: str = "full") ->
         for source in sources:
             for batch_table in _row_groups(pq.ParquetFile(source)):
                 writer.add(public_table(batch_table) if release == "public" else batch_table)
-    return writer.rows
+    return writer.names
 
 
-def write_config(out: Path, config: str, splits: Mapping[str, Iterable[Path]], release: str = "full") -> dict:
-    """Write every split of a config into a staging folder, then swap it in place of
-    ``data/{config}`` whole; returns rows per split. On an exception the old folder is kept."""
-    final = Path(out) / "data" / config
-    for stale in final.parent.glob(f".{config}.staging*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
-    staging = final.with_name(f".{config}.staging{getpid()}")
-    staging.mkdir(parents=True)
-    try:
-        counts = {split: write_split(staging / split, sources, release) for split, sources in splits.items()}
-        old = final.with_name(f".{config}.old{getpid()}")
-        if final.exists():
-            final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return counts
+def write_config(
+    out: Path, config: str, splits: Mapping[str, Iterable[Path]], release: str = "full"
+) -> dict[str, list[str]]:
+    """Write every split of a config into ``data/{config}/{split}/`` beside any earlier shards;
+    returns each split's shard paths (relative to ``out``), which the build's report and card name."""
+    out = Path(out)
+    files = {}
+    for split, sources in splits.items():
+        names = write_split(out / "data" / config / split, sources, release)
+        files[split] = [f"data/{config}/{split}/{name}" for name in names]
+    return files
 
 
-def remove_config(out: Path, config: str) -> None:
-    """Remove a config that this build does not produce (e.g. ``frames`` of an earlier build)."""
-    shutil.rmtree(Path(out) / "data" / config, ignore_errors=True)
+def build_shards(out: Path, report: Mapping, config: str = "default") -> dict[str, list[Path]]:
+    """A build's shards of one config per split, as its report names them (the files its card
+    names and ``load_dataset`` reads; a build made before the report named them: those on disk)."""
+    out = Path(out)
+    if "files" not in report:
+        folders = sorted(p for p in (out / "data" / config).glob("*") if p.is_dir())
+        return {f.name: sorted(f.glob("*.parquet")) for f in folders if any(f.glob("*.parquet"))}
+    splits = report["files"].get(config, {})
+    return {split: [out / p for p in paths] for split, paths in splits.items() if paths}
+
+
+def named_files(files: Mapping[str, Mapping[str, list[str]]]) -> set[str]:
+    """Every shard path of a build's ``files`` ({config: {split: [paths]}})."""
+    return {path for splits in files.values() for paths in splits.values() for path in paths}
+
+
+def prune(out: Path, keep: set[str]) -> list[Path]:
+    """Remove every file under ``data/`` that ``keep`` (paths relative to ``out``) does not name,
+    and the folders left empty: an earlier build's shards, a killed build's temporary files.
+    Returns what was removed."""
+    out = Path(out)
+    removed = []
+    for path in sorted((out / "data").rglob("*"), reverse=True):  # files before their folders
+        if path.is_file() and path.relative_to(out).as_posix() not in keep:
+            path.unlink()
+            removed.append(path)
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed
+
+
+def remove_leftovers(out: Path) -> None:
+    """What a killed build or an older version left beside the shards: staging and old folders
+    (``data/.<config>.staging*``, ``.old*``) and temporary shard files. Run at the start of a build."""
+    data = Path(out) / "data"
+    if not data.is_dir():
+        return
+    for path in [*data.glob(".*"), *data.glob("*/*/.*"), *data.glob("*/*/*.tmp*")]:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _row_groups(parquet: pq.ParquetFile) -> Iterator[pa.Table]:

@@ -23,6 +23,7 @@ from simspine_dataset.schema import QUALITY_COLUMNS
 
 if TYPE_CHECKING:
     from simspine_dataset.annotations import Annotations, SequenceLabels
+    from simspine_dataset.biomech.pipeline import SequenceSimulation
     from simspine_dataset.build import BuildConfig
 
 
@@ -37,6 +38,8 @@ class SimulatedSequence:
     ik_marker_rmse_mm: np.ndarray
     quality: dict[str, np.ndarray]
     axes: list[dict]
+    label_flags: np.ndarray | None = None  # (T,) int16, ``biomech.gates`` bits; None: all 0
+    gates: tuple[dict, ...] = ()  # the gates' verdicts (``Gate.to_dict``)
 
     def __post_init__(self) -> None:
         # stored as float32: a unit built from this record and one rebuilt from its saved file are
@@ -45,9 +48,13 @@ class SimulatedSequence:
             object.__setattr__(self, name, np.asarray(getattr(self, name), np.float32))
         object.__setattr__(self, "quality", {k: np.asarray(v, np.float32) for k, v in self.quality.items()})
         T = len(self.keypoints_world_mm)
+        flags = np.zeros(T, np.int16) if self.label_flags is None else np.asarray(self.label_flags, np.int16)
+        object.__setattr__(self, "label_flags", flags)
+        object.__setattr__(self, "gates", tuple(self.gates))
         lengths = {
             len(self.coordinates),
             len(self.ik_marker_rmse_mm),
+            len(flags),
             *(len(v) for v in self.quality.values()),
         }
         if lengths != {T} or set(self.quality) != set(QUALITY_COLUMNS):
@@ -62,6 +69,8 @@ class SimulatedSequence:
                 keypoints_world_mm=self.keypoints_world_mm.astype(np.float32),
                 ik_marker_rmse_mm=self.ik_marker_rmse_mm.astype(np.float32),
                 axes_json=np.array(json.dumps(self.axes)),
+                label_flags=self.label_flags,
+                gates_json=np.array(json.dumps(list(self.gates))),
                 **arrays,
             )
 
@@ -74,7 +83,13 @@ class SimulatedSequence:
                 data["ik_marker_rmse_mm"],
                 {name: data[name] for name in QUALITY_COLUMNS},
                 json.loads(str(data["axes_json"])),
+                data["label_flags"],
+                tuple(json.loads(str(data["gates_json"]))),
             )
+
+    @property
+    def failed_gates(self) -> list[dict]:
+        return [g for g in self.gates if not g["passed"]]
 
 
 def kinematic_axes(spine: str) -> list[dict]:
@@ -130,9 +145,25 @@ def simulate(
             strict=True,
         )
     )
+    flags, gates = _gates(result, scale, config.simulation.gates.residual_factor)
     return SimulatedSequence(
-        result.coordinates, result.keypoints_world_mm, result.ik_marker_rmse_mm, quality, axes
+        result.coordinates, result.keypoints_world_mm, result.ik_marker_rmse_mm, quality, axes, flags, gates
     )
+
+
+def _gates(result: SequenceSimulation, scale: dict, factor: float) -> tuple[np.ndarray, list[dict]]:
+    """The rows' ``label_flags`` and the verdicts of the subject's scaling gate (when its scale
+    unit has one: our model) and of the sequence's IK residual gate (``biomech.gates``)."""
+    from simspine_dataset.biomech.gates import FLAG_SCALING, frame_flags, sequence_gate
+
+    residual = result.residual_mocap_mm
+    flags = frame_flags(residual, result.expected_residual_mocap_mm, factor)
+    gates = [sequence_gate(residual, result.expected_residual_mocap_mm, factor).to_dict()]
+    if scale.get("gate"):
+        gates.insert(0, scale["gate"])
+        if not scale["gate"]["passed"]:
+            flags |= FLAG_SCALING
+    return flags, gates
 
 
 def from_release(labels: SequenceLabels) -> SimulatedSequence:

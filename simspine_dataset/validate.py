@@ -2,8 +2,12 @@
 
 Every check compares only what it can (a public release's hidden keypoints are NaN on purpose) and
 reports how many values it compared; a check that had nothing to compare says ``SKIP``, never
-``PASS``. Checks (each over every row of every split, read through ``load_dataset`` in batches):
+``PASS``. Everything is read from the files on disk (never from a cache), and only the files the
+card names, which are what ``load_dataset`` serves. Checks:
 
+- files: the card's YAML and ``build_report.json`` name the same shards (they differ only when a
+  build was interrupted between the two: re-run it), every one exists, and the digest in its name
+  is the sha256 of its bytes (a shard changed, truncated or copied over from another build fails);
 - schema: the features equal ``schema.default_features(Q)``, Q from ``meta/kinematic_axes.json``;
 - counts: the splits on disk and their rows equal ``build_report.json``;
 - finite: every 3D keypoint (but a public release's hidden ones), every visible 2D keypoint, camera
@@ -20,14 +24,17 @@ reports how many values it compared; a check that had nothing to compare says ``
   within a sequence; SKIP where the settings let them bend;
 - label quality: the residual and uncertainty columns are filled (the uncertainty with our model),
   with their median and 95th percentile;
+- gates: no sequence is flagged and no row's ``label_flags`` is set (``biomech.gates``);
 - curvature: lordosis and kyphosis from the kinematics (our model's definition, ``biomech.curvature``)
   have dataset means inside 20-50 deg and every frame inside -20..80 deg (literature adult means:
-  31.7-41.3 and 28.1-38.6 deg standing; sitting and bending move them by tens of degrees).
+  31.7-41.3 and 28.1-38.6 deg standing; sitting and bending move them by tens of degrees);
+- frames (with a ``frames`` config): its row counts, and every image decodes, at the configured size.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +63,7 @@ SCANNED = (
     "kinematics",
     "ik_residual_mocap_mm",
     "keypoints_uncertainty_mm",
+    "label_flags",
 )
 FINITE_COLUMNS = (
     "keypoints_3d_world_mm",
@@ -94,14 +102,27 @@ def check(name: str, passed: bool, detail: str, compared: int) -> Check:
     return Check(name, "pass" if passed else "fail", f"{detail} ({compared:,} values)", compared)
 
 
-def _batches(out: Path, split: str, columns: list[str]):
-    from datasets import load_dataset
+def _batches(paths: list[Path], columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    """The columns of the shards, as numpy, ``BATCH_ROWS`` rows at a time, read from the files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Features
 
-    # no_checks: the counts check compares rows with the report itself (and says so, not raises)
-    ds = load_dataset(str(out), split=split, verification_mode="no_checks").select_columns(columns)
-    ds = ds.with_format("numpy")
-    for start in range(0, ds.num_rows, BATCH_ROWS):
-        yield ds[start : start + BATCH_ROWS]
+    from simspine_dataset.loader import column_to_numpy
+
+    for path in paths:
+        shard = pq.ParquetFile(path)
+        features = Features.from_arrow_schema(shard.schema_arrow)
+        for batch in shard.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            table = pa.Table.from_batches([batch])
+            yield {name: _numeric(column_to_numpy(table.column(name), features[name])) for name in columns}
+
+
+def _numeric(values: np.ndarray) -> np.ndarray:
+    """An object array of empty lists (``kinematics`` of release labels without any) as (n, 0)."""
+    if values.dtype == object and values.ndim == 1 and all(len(v) == 0 for v in values):
+        return np.zeros((len(values), 0), np.float32)
+    return values
 
 
 @dataclass
@@ -134,6 +155,8 @@ class Scan:
     residuals: list = field(default_factory=list)  # per frame: mocap residual (mm)
     uncertainty: list = field(default_factory=list)  # per frame: mean spine-15 uncertainty (mm)
     angles: list = field(default_factory=list)
+    flagged_rows: int = 0  # rows whose label failed a gate (``label_flags`` != 0)
+    flag_rows: int = 0  # rows with a ``label_flags`` value
 
 
 def _projection_errors(batch: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -183,8 +206,7 @@ def _model_rigid_change(world: np.ndarray, keys: np.ndarray, pairs: list[tuple[i
 
 
 def _scan_split(
-    out: Path,
-    split: str,
+    paths: list[Path],
     columns: list[str],
     scan: Scan,
     model: KinematicModel | None,
@@ -196,7 +218,7 @@ def _scan_split(
     from simspine_dataset.geometry.transforms import coordinates_from_published
 
     n = 0
-    for batch in _batches(out, split, columns):
+    for batch in _batches(paths, columns):
         n += len(batch["subject"])
         for name in FINITE_COLUMNS:
             if name == "keypoints_2d_px":  # where the camera sees the keypoint
@@ -223,17 +245,20 @@ def _scan_split(
             scan.uncertainty.append(
                 batch["keypoints_uncertainty_mm"][first][:, list(sk.SPINE_SUBSET)].mean(axis=1)
             )
+        if "label_flags" in batch:
+            scan.flag_rows += len(batch["label_flags"])
+            scan.flagged_rows += int(np.count_nonzero(batch["label_flags"]))
         if model is not None:  # curvature is defined on our model's coordinates
             coordinates = coordinates_from_published(batch["kinematics"][first], is_translation)
             scan.angles.append(curvature_angles(model, coordinates))
     return n
 
 
-def _counts_check(out: Path, report: dict, rows: dict[str, int]) -> Check:
-    """Splits on disk and their rows against the report (a split the report lacks is stale)."""
-    on_disk = sorted(p.name for p in (out / "data" / "default").glob("*") if any(p.glob("*.parquet")))
+def _counts_check(report: dict, rows: dict[str, int]) -> Check:
+    """Splits read and their rows against the report (a split the report lacks is stale)."""
+    on_disk = sorted(split for split, n in rows.items() if n)
     passed = rows == report["rows"] and on_disk == sorted(report["rows"]) and sum(rows.values()) > 0
-    detail = f"rows {rows} (report {report['rows']}), splits on disk {on_disk}"
+    detail = f"rows {rows} (report {report['rows']}), splits read {on_disk}"
     if not sum(rows.values()):  # nothing was built: not a pass (build_report.json names the failures)
         return Check("counts", "fail", f"no rows: nothing was built ({detail})", 0)
     return check("counts", passed, detail, len(on_disk) + len(report["rows"]))
@@ -245,11 +270,15 @@ def validate(out: str | Path) -> list[Check]:
 
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
+    from simspine_dataset.shards import build_shards
 
     out = Path(out)
     report, axes = _read_build(out)
-    shards = sorted(out.glob("data/default/*/*.parquet"))
-    checks = [_schema_check(shards, len(axes))]
+    files = {config: build_shards(out, report, config) for config in ("default", "frames")}
+    files_verdict, intact = files_check(out, card_files(out), files)
+    default = {split: [p for p in paths if p in intact] for split, paths in files["default"].items()}
+    shards = [p for paths in default.values() for p in paths]
+    checks = [files_verdict, _schema_check(shards, len(axes))]
     spec = model_spec(report["config"]["simulation"]["ik"]["spine"])
     ours = [c.name for c in spec.coordinates] == [a["name"] for a in axes]  # not a user's or the release's
     model = KinematicModel(spec) if ours and not report["config"].get("model") else None
@@ -260,11 +289,12 @@ def validate(out: str | Path) -> list[Check]:
     # only the columns the shards hold: an older build lacks some, which the schema check reports
     held = set(pq.read_schema(shards[0]).names) if shards else set(SCANNED)
     columns = [name for name in SCANNED if name in held]
-    for split in report["rows"]:
-        scan.rows[split] = _scan_split(out, split, columns, scan, model, is_translation, pairs)
+    for split, paths in default.items():
+        scan.rows[split] = _scan_split(paths, columns, scan, model, is_translation, pairs)
+    frames = {split: [p for p in paths if p in intact] for split, paths in files["frames"].items()}
     checks += [
-        _counts_check(out, report, scan.rows),
-        *_frames_checks(out, report),
+        _counts_check(report, scan.rows),
+        *_frames_checks(report, frames),
         check("finite", scan.non_finite == 0, f"{scan.non_finite} non-finite", scan.finite),
         check("2D = projection of 3D", scan.px.value < 0.01, f"max {scan.px.value:.5f} px", scan.px.count),
         check("camera 3D = R X + t", scan.mm.value < 0.1, f"max {scan.mm.value:.4f} mm", scan.mm.count),
@@ -291,10 +321,59 @@ def validate(out: str | Path) -> list[Check]:
         Check("label quality filled", "skip", "the release's labels: no IK in this build", 0)
         if released
         else _quality_check(scan, model is not None),
+        _gates_check(report, scan),
     ]
     if model is None:
         return checks  # a user-supplied model: the curvature definitions are our model's
     return checks + _curvature_checks(scan.angles)
+
+
+def card_files(out: Path) -> dict[str, dict[str, list[Path]]]:
+    """The shards the card's YAML names, per config and split (what ``load_dataset`` reads);
+    ``SimspineError`` naming README.md when it is missing or its YAML cannot be read."""
+    from huggingface_hub import DatasetCard
+
+    from simspine_dataset.errors import SimspineError
+
+    path = out / "README.md"
+    try:
+        configs = DatasetCard.load(path).data.to_dict().get("configs") or []
+        return {
+            c["config_name"]: {f["split"]: [out / p for p in _as_list(f["path"])] for f in c["data_files"]}
+            for c in configs
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SimspineError(f"{path}: not a readable dataset card ({type(e).__name__}: {e})") from e
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def files_check(
+    out: Path, named: dict[str, dict[str, list[Path]]], files: dict[str, dict[str, list[Path]]]
+) -> tuple[Check, set[Path]]:
+    """The card and the report name the same shards, and each one is intact: it exists and its
+    bytes hash to the digest in its name. Returns the check and the intact shards."""
+    from simspine_dataset.io.identity import content_digest
+
+    ours = {config: splits for config, splits in files.items() if splits}
+    problems, intact = [], set()
+    if named != ours:
+        problems.append("the card and build_report.json name different shards (an interrupted build: re-run)")
+    every = [*named.values(), *ours.values()]
+    shards = sorted({p for splits in every for paths in splits.values() for p in paths})
+    for shard in shards:
+        digest = shard.stem.rsplit("-", 1)[-1]
+        if not shard.is_file():
+            problems.append(f"{shard.relative_to(out)}: missing")
+        elif content_digest(shard, len(digest)) != digest:
+            problems.append(f"{shard.relative_to(out)}: its bytes do not hash to the digest in its name")
+        else:
+            intact.add(shard)
+    detail = "; ".join(problems[:3]) + (f"; ... ({len(problems)} problems)" if len(problems) > 3 else "")
+    detail = detail or f"{len(shards)} shards named by the card and the report, all intact"
+    return check("files", not problems, detail, len(shards)), intact
 
 
 def _read_build(out: Path) -> tuple[dict, list[dict]]:
@@ -302,12 +381,14 @@ def _read_build(out: Path) -> tuple[dict, list[dict]]:
     from simspine_dataset.errors import SimspineError
 
     try:
-        return (
-            json.loads((out / "build_report.json").read_text()),
-            json.loads((out / "meta" / "kinematic_axes.json").read_text()),
-        )
+        report = json.loads((out / "build_report.json").read_text())
+        axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise SimspineError(f"{out}: not a build folder (no readable build_report.json / meta: {e})") from e
+    keys = ("config", "rows", "sequences")
+    if not isinstance(report, dict) or any(k not in report for k in keys) or not isinstance(axes, list):
+        raise SimspineError(f"{out / 'build_report.json'}: not a build report (it lacks {', '.join(keys)})")
+    return report, axes
 
 
 def _schema_check(shards: list[Path], n_kinematics: int) -> Check:
@@ -356,6 +437,15 @@ def _quality_check(scan: Scan, ours: bool) -> Check:
     return check("label quality filled", bool(filled), detail, residual.size + ours * uncertainty.size)
 
 
+def _gates_check(report: dict, scan: Scan) -> Check:
+    """No sequence of the report is flagged and no row's label failed a gate (``biomech.gates``)."""
+    flagged = [f"{e['subject']} {e['sequence']}" for e in report["sequences"] if e.get("status") == "flagged"]
+    detail = f"{scan.flagged_rows:,} rows flagged, {len(flagged)} sequences flagged"
+    if flagged:
+        detail += f" ({', '.join(flagged[:5])}{', ...' if len(flagged) > 5 else ''}: build_report.json)"
+    return check("labels within the gates", not flagged and not scan.flagged_rows, detail, scan.flag_rows)
+
+
 def median_p95(values: np.ndarray) -> tuple[float, float]:
     """Median and 95th percentile of the finite values (NaN, NaN when there are none)."""
     finite = values[np.isfinite(values)]
@@ -376,43 +466,37 @@ def _curvature_checks(angles: list[dict]) -> list[Check]:
     return checks
 
 
-def _frames_checks(out: Path, report: dict) -> list[Check]:
-    """With a ``frames`` config: its row counts, and every shard's first image decodes at the
-    configured size."""
+def _frames_checks(report: dict, files: dict[str, list[Path]]) -> list[Check]:
+    """With a ``frames`` config: its row counts, and every image of every shard decodes, at the
+    configured size (crops) or at its row's image size (full frames)."""
     import io
 
     import pyarrow.parquet as pq
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     expected = report.get("frames_rows") or {}
     if not expected:
         return []
-    rows = {
-        split: sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob(f"data/frames/{split}/*.parquet"))
-        for split in expected
-    }
+    rows = {s: sum(pq.ParquetFile(p).metadata.num_rows for p in files.get(s, [])) for s in expected}
     frames = report["config"]["frames"]
-    sizes = set()
-    for shard in sorted(out.glob("data/frames/*/*.parquet")):
-        first = (
-            pq.ParquetFile(shard)
-            .read_row_group(0, columns=["image", "image_size"])
-            .slice(0, 1)
-            .to_pylist()[0]
-        )
-        sizes.add(Image.open(io.BytesIO(first["image"]["bytes"])).size)
-        if frames["mode"] == "full":
-            sizes.add(tuple(first["image_size"]))
-    want = {(frames["size_px"], frames["size_px"])} if frames["mode"] == "crop" else None
-    shards = len(list(out.glob("data/frames/*/*.parquet")))
+    decoded, wrong = 0, []
+    for shard in (p for paths in files.values() for p in paths):
+        for batch in pq.ParquetFile(shard).iter_batches(columns=["image", "image_size", "frame", "camera"]):
+            for row in batch.to_pylist():
+                try:
+                    image = Image.open(io.BytesIO(row["image"]["bytes"]))
+                    image.load()  # decodes every pixel: a truncated JPEG fails here
+                except (OSError, UnidentifiedImageError) as e:
+                    wrong.append(f"{shard.name} frame {row['frame']} camera {row['camera']}: {e}")
+                    continue
+                want = (frames["size_px"],) * 2 if frames["mode"] == "crop" else tuple(row["image_size"])
+                if image.size != want:
+                    wrong.append(f"{shard.name} frame {row['frame']}: {image.size} px, expected {want}")
+                decoded += 1
+    detail = f"{decoded:,} images decoded, {len(wrong)} wrong" + (f" ({wrong[0]}, ...)" if wrong else "")
     return [
         check("frames counts", rows == expected, f"rows {rows} (report {expected})", len(expected)),
-        check(
-            "frames images",
-            (sizes == want) if want else len(sizes) == 1,
-            f"image sizes {sorted(sizes)}",
-            shards,
-        ),
+        check("frames images", not wrong, detail, decoded + len(wrong)),
     ]
 
 

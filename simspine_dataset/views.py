@@ -49,9 +49,14 @@ def view_rows(
     ik_marker_rmse_mm: np.ndarray,
     cameras: Sequence[Camera],
     quality: Mapping[str, np.ndarray],
+    label_flags: np.ndarray | None = None,
+    frame_limits: Sequence[int] | None = None,
 ) -> dict[str, np.ndarray | list]:
     """Column arrays of the T x C rows of a sequence (frame-major). ``frames`` (T,) mocap indices;
-    ``quality``: the label-quality columns (``schema.QUALITY_COLUMNS``), per frame."""
+    ``quality``: the label-quality columns (``schema.QUALITY_COLUMNS``), per frame; ``label_flags``
+    (T,) the gates' bits (``biomech.gates``; None: 0). ``frame_limits`` (C,): a camera has rows for
+    the frames below its limit only (a video shorter than the mocap)."""
+    label_flags = None if label_flags is None else np.asarray(label_flags, np.int16)
     T, C = len(frames), len(cameras)
     cam_3d = np.stack([c.world_to_camera(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 3)
     px = np.stack([c.project(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 2)
@@ -70,7 +75,7 @@ def view_rows(
     def per_frame(values: np.ndarray) -> np.ndarray:
         return np.repeat(values, C, axis=0)
 
-    return {
+    rows = {
         "subject": [subject] * (T * C),
         "action": [action] * (T * C),
         "subaction": np.full(T * C, subaction, np.int8),
@@ -89,7 +94,13 @@ def view_rows(
         "kinematics": per_frame(np.asarray(kinematics, np.float32)),
         "ik_marker_rmse_mm": per_frame(np.asarray(ik_marker_rmse_mm, np.float32)),
         **{name: per_frame(np.asarray(quality[name], np.float32)) for name in QUALITY_COLUMNS},
+        "label_flags": per_frame(np.zeros(T, np.int16) if label_flags is None else label_flags),
     }
+    if frame_limits is None:
+        return rows
+    keep = (np.asarray(frames)[:, None] < np.asarray(frame_limits)[None, :]).ravel()  # (T * C,)
+    return {k: [v for v, kept in zip(col, keep, strict=True) if kept] if isinstance(col, list) else col[keep]
+            for k, col in rows.items()}  # fmt: skip
 
 
 def write_views(path: Path, record: SequenceRecord, simulated: SimulatedSequence) -> None:
@@ -119,6 +130,8 @@ def write_views(path: Path, record: SequenceRecord, simulated: SimulatedSequence
                 simulated.ik_marker_rmse_mm[frames],
                 record.cameras,
                 {name: values[frames] for name, values in simulated.quality.items()},
+                simulated.label_flags[frames],
+                [record.frames_of(c) for c in record.camera_ids],
             )
             yield Dataset.from_dict(rows, features=features).data.table
 

@@ -179,3 +179,24 @@ def frames_build(root: Path, seconds: float, seed: int, stride: int, size_px: in
     raw = generate_capture(root / "raw", settings)
     build(raw, root / "simspine", BuildConfig(frames=FramesConfig("crop", stride=stride, size_px=size_px)))
     return root / "simspine"
+
+
+def reseal(out: Path) -> None:
+    """After a test changed shards of a build in place: each renamed to its new content digest, and
+    the report and the card naming them, as a build would have written them (so ``validate``
+    checks the changed values, not the digests)."""
+    import json
+
+    from simspine_dataset.card import write_card
+    from simspine_dataset.io.identity import content_digest
+
+    report = json.loads((out / "build_report.json").read_text())
+    for splits in report["files"].values():
+        for paths in splits.values():
+            for i, path in enumerate(paths):
+                stem, digest = Path(path).stem.rsplit("-", 1)
+                name = f"{stem}-{content_digest(out / path, len(digest))}.parquet"
+                (out / path).rename(out / Path(path).parent / name)
+                paths[i] = str(Path(path).parent / name)
+    (out / "build_report.json").write_text(json.dumps(report))
+    write_card(out)

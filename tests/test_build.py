@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from fixtures import export_user_model
+from fixtures import export_user_model, reseal
 
 from simspine_dataset.build import BuildConfig, build
 from simspine_dataset.cli import main
@@ -329,7 +329,7 @@ def test_a_rebuild_with_fewer_subjects_leaves_no_stale_split(capture, built, tmp
     report = build(capture, out, BuildConfig(subjects=("S1",)))
     assert set(report["rows"]) == {"train"}
     assert sorted(p.name for p in (out / "data" / "default").iterdir()) == ["train"]
-    assert not list((out / "data").glob(".*"))  # no staging folder left
+    assert not list((out / "data").rglob(".*"))  # no temporary file left
     ds = load_dataset(str(out), download_mode="force_redownload")
     assert set(ds) == {"train"} and ds["train"].num_rows == report["rows"]["train"]
     assert "split: test" not in (out / "README.md").read_text()
@@ -372,6 +372,7 @@ def _corrupt(out, copy, change) -> None:
     columns = {k: np.array(v) if not isinstance(v, list) else v for k, v in columns.items()}
     change(columns)
     pq.write_table(Dataset.from_dict(columns, features=features).data.table.cast(table.schema), shard)
+    reseal(copy)
 
 
 def _move(columns, name: str, offset_mm: float) -> None:
@@ -421,6 +422,7 @@ def test_a_build_from_before_the_quality_columns_fails_its_schema_check_without_
     shutil.copytree(out, old)
     for shard in old.glob("data/default/*/*.parquet"):
         pq.write_table(pq.read_table(shard).drop_columns(list(QUALITY_COLUMNS)), shard)
+    reseal(old)
     checks = {c.name: c for c in validate(old)}
     assert checks["schema"].status == "fail"
     assert checks["label quality filled"].status == "skip"  # nothing to compare, not a pass
@@ -709,8 +711,9 @@ def test_a_corrupt_detection_file_fails_its_sequence_only(tmp_path, capsys) -> N
 
 
 def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capture, built, tmp_path) -> None:
-    """SIGKILL in the middle of the shards (slowed down here so the kill lands there): the previous
-    build's shards stay whole, the staging folder is cleared and the re-run completes."""
+    """SIGKILL in the middle of the shards (slowed down here so the kill lands there): the card
+    still names the previous build's shards, which stay whole and are what load_dataset reads; the
+    re-run removes the killed build's files and completes."""
     import os
     import signal
     import subprocess
@@ -739,12 +742,20 @@ def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capt
     ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
-    while time.time() < deadline and not list(out.glob("data/.*.staging*/*/.shard-*")):
+    while time.time() < deadline and not list(out.glob("data/*/*/.shard-*")):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert list(out.glob("data/.*.staging*")), "the kill did not land while shards were written"
-    assert shard_digests(out) == before  # the previous build, whole
+    assert list(out.glob("data/*/*/.shard-*")), "the kill did not land while shards were written"
+    from datasets import load_dataset
+
+    from simspine_dataset.validate import card_files
+
+    named = {p for splits in card_files(out).values() for paths in splits.values() for p in paths}
+    assert {str(p.relative_to(out)) for p in named} == set(before)  # the previous build, named
+    assert {k: v for k, v in shard_digests(out).items() if k in before} == before  # and whole
+    rows = load_dataset(str(out), split="test").num_rows
+    assert rows == built[1]["rows"]["test"]
     assert main(["build", str(capture), str(out), "--frames", "crop", "--frame-stride", "7"]) == 0
-    assert not list(out.glob("data/.*"))
+    assert not list(out.glob("data/**/.*"))
     assert {k: v for k, v in shard_digests(out).items() if k.startswith("data/default/")} == before

@@ -68,7 +68,9 @@ def markers(root: Path) -> dict[str, dict]:
 def test_detect_build_validate(capture: Path, model: Path, tmp_path: Path) -> None:
     """The whole front end on the demo capture. The small model is a mean pose (right on average,
     wrong on every frame): the build takes its detections (labels differ from a mocap-only build),
-    every structural check of ``validate`` passes, and its anatomical checks catch the bad spine."""
+    every structural check of ``validate`` passes, and the gates and the anatomical checks catch
+    the bad spine: the detections pull the fit tens of mm off the mocap, every sequence is flagged
+    and the build exits 1."""
     from simspine_dataset.validate import validate
 
     out = tmp_path / "detections"
@@ -83,10 +85,15 @@ def test_detect_build_validate(capture: Path, model: Path, tmp_path: Path) -> No
     record = next(r for r in discover(capture, ["S1"]).sequences if r.sequence == "Walking 1")
     error = np.linalg.norm(xy - record.cameras[0].project(truth.astype(float)), axis=-1)
     assert np.median(error) < 40  # a mean pose on the right person, not at a wrong place
-    assert main(["build", str(capture), str(tmp_path / "built"), "--detections", str(out)]) == 0
+    assert main(["build", str(capture), str(tmp_path / "built"), "--detections", str(out)]) == 1
+    report = json.loads((tmp_path / "built" / "build_report.json").read_text())
+    assert {e["status"] for e in report["sequences"]} == {"flagged"}
+    gates = [g for e in report["sequences"] for g in e["gates"] if g["name"] == "sequence IK"]
+    assert min(g["found_mm"] / g["expected_mm"] for g in gates) > 10  # far beyond the noise
     checks = {c.name: c.ok for c in validate(tmp_path / "built")}
     structural = ("schema", "counts", "finite", "2D = projection of 3D", "camera 3D = R X + t")
     assert all(checks[name] for name in structural), checks
+    assert not checks["labels within the gates"], checks
     assert not checks["lordosis in range"], checks  # a mean pose bends the lumbar spine: caught
     assert main(["build", str(capture), str(tmp_path / "mocap_only")]) == 0
     assert all(c.ok for c in validate(tmp_path / "mocap_only"))

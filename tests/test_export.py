@@ -155,7 +155,7 @@ def test_a_15_marker_set_with_a_wrong_unit_header_and_unmatched_trials(built, tm
     assert report["annotations"]["sequences_without_annotations"] == ["S9 Walking"]
     assert report["annotations"]["annotations_without_sequence"] == ["S1 Greeting 1"]
     assert "not in the annotations" in caplog.text and "not in the capture" in caplog.text
-    assert "its header says 'mm', its data are in m: read as m" in caplog.text
+    assert "its header says 'mm', its data are read in m (decided from the body's size)" in caplog.text
     spine, mocap = list(sk.SPINE_SUBSET), [i for i, k in enumerate(sk.KEYPOINTS) if k.source == "mocap"]
     missing = sorted(set(range(37)) - set(spine) - set(mocap))
     assert report["annotations"]["missing_keypoints"] == [sk.NAMES[i] for i in missing]
@@ -211,10 +211,14 @@ def test_the_length_unit_is_decided_from_the_data_and_a_wrong_one_is_named(tmp_p
 
     body = np.zeros((4, 2, 3))
     body[:, 1, 1] = 1.7  # a standing adult, head over heels
-    assert length_unit_mm(body, "x.trc") == 1000.0
-    assert length_unit_mm(body * 1000, "x.trc") == 1.0
-    with pytest.raises(BadArrayError, match=r"x\.trc.*spans 50"):
-        length_unit_mm(body / 1.7 * 50, tmp_path / "x.trc")
+    spine = body * 0.45  # the public 15 spine-centric keypoints: pelvis to head, seated
+    for points in (body, spine):
+        assert length_unit_mm(points, "x.trc") == 1000.0
+        assert length_unit_mm(points * 100, "x.trc") == 10.0  # centimetres
+        assert length_unit_mm(points * 1000, "x.trc") == 1.0
+    for extent in (300, 10, 5000):  # between cm and mm, between m and cm, too large for mm
+        with pytest.raises(BadArrayError, match=rf"x\.trc.*spans {extent}.*--annotations-unit"):
+            length_unit_mm(body / 1.7 * extent, tmp_path / "x.trc")
 
 
 def test_a_broken_release_file_fails_its_sequence_only_and_names_the_file(built, tmp_path) -> None:
@@ -279,3 +283,41 @@ def test_a_rebuild_sees_changed_and_added_release_files(built, tmp_path) -> None
     again = build(raw, tmp_path / "b", config)
     assert again["annotations"]["sequences_without_annotations"] == []
     assert (tmp_path / "b" / "models" / "S1.osim").read_text() == model.read_text()
+
+
+@pytest.mark.parametrize(("unit", "per_metre"), [("cm", 100.0), ("mm", 1000.0)])
+def test_annotations_in_centimetres_and_millimetres_give_the_same_labels(built, tmp_path, unit, per_metre):
+    """The release's TRCs rewritten in another unit (the header still says metres): the unit comes
+    from the body's size, so the labels are the metre files' (49caca7 read centimetres as mm: 10x
+    too small)."""
+    from simspine_dataset.biomech.opensim_files import read_trc, write_trc
+
+    raw, out, release = built
+    scaled = tmp_path / "release"
+    shutil.copytree(release, scaled)
+    for trc in scaled.glob("positions/*/*.trc"):
+        table = read_trc(trc)
+        write_trc(trc, list(table.names), table.points * per_metre, table.rate_hz)
+    build(raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(scaled)))
+    ours, theirs = _rows(out), _rows(tmp_path / "b")
+    assert np.abs(ours["keypoints_3d_world_mm"] - theirs["keypoints_3d_world_mm"]).max() < 1e-3
+
+
+def test_an_annotation_unit_the_data_cannot_tell_is_refused_and_can_be_given(built, tmp_path) -> None:
+    from simspine_dataset.biomech.opensim_files import read_trc, write_trc
+    from simspine_dataset.cli import main
+
+    raw, _, release = built
+    odd = tmp_path / "release"
+    shutil.copytree(release, odd)
+    for trc in odd.glob("positions/*/*.trc"):  # a body spanning 300 units: 3 m in cm or 0.3 m in mm
+        table = read_trc(trc)
+        extent = np.nanmedian(np.nanmax(np.nanmax(table.points, 1) - np.nanmin(table.points, 1), -1))
+        write_trc(trc, list(table.names), table.points * (300.0 / extent), table.rate_hz)
+    assert main(["build", str(raw), str(tmp_path / "b"), "--annotations", str(odd), "--no-videos"]) == 1
+    report = json.loads((tmp_path / "b" / "build_report.json").read_text())
+    errors = {e["error"] for e in report["sequences"]}
+    assert all("--annotations-unit" in e and ".trc" in e for e in errors), errors
+    config = BuildConfig(check_videos=False, annotations=str(odd), annotations_unit="cm")
+    report = build(raw, tmp_path / "c", config)  # taken as cm, as the user said
+    assert {e["status"] for e in report["sequences"]} == {"ok"}

@@ -229,6 +229,24 @@ def _lm_block(
     return q, iterations
 
 
+def lm_frames(
+    model: KinematicModel,
+    q0: np.ndarray,
+    obs: MarkerObservations,
+    free: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    max_iterations: int = 40,
+    tolerance: float = 1e-7,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of ``obs`` refined at once from its own start pose ``q0`` (T, Q) SI (e.g. its
+    solution under a slightly different model) -> (q (T, Q) SI, iterations (T,))."""
+    if q0.shape != (obs.n_frames, len(model.spec.coordinates)):
+        raise ShapeError(f"q0 must be ({obs.n_frames}, {len(model.spec.coordinates)}), got {q0.shape}")
+    idx = model.marker_indices(obs.names)
+    return _lm_block(model, np.asarray(q0, float), obs.positions_m, obs.weights, idx, free, bounds,
+                     max_iterations, tolerance, rays=obs.ray_directions)  # fmt: skip
+
+
 def _cost(model: KinematicModel, obs: MarkerObservations, frame: int, q: np.ndarray) -> float:
     error = obs.frames(slice(frame, frame + 1)).residuals(model.markers(q[None], obs.names))[0]
     return float(np.sum(obs.weights[frame] * np.sum(error**2, axis=-1)))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.biomech.gates import expected_residual_mm
 from simspine_dataset.biomech.ik import IKResult, MarkerObservations, free_coordinates, solve_ik
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import ModelSpec, model_spec
@@ -26,7 +27,7 @@ from simspine_dataset.biomech.temporal import (
     solve_temporal_em,
 )
 from simspine_dataset.biomech.vertebrae import SPINE_CHAIN, merge_keypoints, simulated_keypoints
-from simspine_dataset.config import FilterConfig, MergeConfig, SimulationConfig
+from simspine_dataset.config import FilterConfig, IKConfig, MergeConfig, SimulationConfig
 from simspine_dataset.geometry.filters import lowpass, lowpass_noise_share, smooth_adaptive
 from simspine_dataset.geometry.transforms import MM_PER_M, world_mm_to_opensim_m
 
@@ -50,6 +51,7 @@ class SequenceSimulation:
     residual_mocap_mm: np.ndarray  # (T,) RMS over the mocap joints of the published pose
     residual_detections_mm: np.ndarray  # (T,) RMS over the pseudo-markers; NaN without any
     keypoint_uncertainty_mm: np.ndarray  # (T, 37) standard deviation of each keypoint's label
+    expected_residual_mocap_mm: float = float("nan")  # what the mocap's measured noise explains (gates)
 
 
 def scale_from_mocap(
@@ -60,7 +62,16 @@ def scale_from_mocap(
     # the configured weights: scaling pools frames of every sequence, where a noise measured per
     # sequence does not apply (measured weights there cost 1.5 % of torso length on a test capture)
     obs = ik_observations(joints, replace(config.ik, weights="configured"))
-    return scale_subject(subject, spec, obs, world_mm_to_opensim_m(joints), config.scaling)
+    scale = scale_subject(subject, spec, obs, world_mm_to_opensim_m(joints), config.scaling)
+    variance = [mocap_noise_mm(j, config.ik, config.filter.fps_hz) ** 2 * len(j) for j in joints_world_mm]
+    noise = np.sqrt(np.sum(variance, axis=0) / len(joints))  # per marker, pooled over the sequences
+    return replace(scale, expected_residual_mm=expected_residual_mm(noise))
+
+
+def mocap_noise_mm(joints_world_mm: np.ndarray, ik: IKConfig, fps_hz: float) -> np.ndarray:
+    """(K,) the measured noise (mm, with the floor) of each mocap joint that IK fits, in one sequence."""
+    used = [j for j, w in sorted(ik.h36m_weights.items()) if w > 0]
+    return marker_noise_mm(np.asarray(joints_world_mm, float)[:, used], ik.noise_floor_mm, fps_hz)
 
 
 def simulate_sequence(
@@ -110,6 +121,7 @@ def simulate_sequence(
         _rms(residual[:, :n_mocap]),
         _rms(residual[:, n_mocap:]),
         uncertainty,
+        expected_residual_mm(mocap_noise_mm(joints_world_mm, config.ik, config.filter.fps_hz)),
     )
 
 
@@ -251,6 +263,7 @@ def simulate_sequence_user(
         _rms(result.marker_errors_m[:, :n_mocap]),
         _rms(result.marker_errors_m[:, n_mocap:]),
         np.full(merged.shape[:2], np.nan),
+        expected_residual_mm(mocap_noise_mm(joints_world_mm, config.ik, config.filter.fps_hz)),
     )
 
 

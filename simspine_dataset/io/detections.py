@@ -36,6 +36,12 @@ def video_folder(root: str | Path, subject: str, sequence: str, camera: str) -> 
     return Path(root) / h36m.DETECTION_VIDEO.format(subject=subject, sequence=sequence, camera=camera)
 
 
+def cameras_without(root: str | Path, subject: str, sequence: str, cameras: list[str]) -> list[str]:
+    """The cameras of a sequence whose folder holds no frame file."""
+    folders = {c: video_folder(root, subject, sequence, c) for c in cameras}
+    return [c for c, folder in folders.items() if next(folder.glob("frame_*.json"), None) is None]
+
+
 def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str]) -> str:
     """Identity of a sequence's detections: the marker ``simspine detect`` leaves in each video's
     folder (it names the model and the inputs), else the frame files' names, sizes and times."""
