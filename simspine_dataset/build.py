@@ -499,6 +499,7 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
         "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
         "annotations": _annotations_report(capture, config, axes),
         "short_videos": [str(p) for p in capture.short_videos],  # cameras with rows for fewer frames
+        "known_problems": [str(p) for p in capture.known],  # of the official download, built around
         "detections": _detections_report(capture, config),
         "sequences": entries,
     }

@@ -95,6 +95,7 @@ class Capture:
     metadata: H36MMetadata = field(repr=False)
     sequences: tuple[SequenceRecord, ...]
     problems: tuple[CaptureError, ...]
+    known: tuple[CaptureError, ...] = ()  # known problems of the official download, built around
 
     @property
     def short_videos(self) -> list[ShortVideoError]:
@@ -172,22 +173,28 @@ def _entry_for(
 
 
 def _check_sequence(
-    root: Path, metadata: H36MMetadata, entry: SequenceEntry, check_videos: bool
-) -> SequenceRecord:
-    """Build the record of one sequence; raises the first ``CaptureError`` it meets."""
+    root: Path, metadata: H36MMetadata, entry: SequenceEntry, check_videos: bool, read_mocap: bool
+) -> tuple[SequenceRecord, list[CaptureError]]:
+    """Build the record of one sequence and the known problems built around; raises the first
+    other ``CaptureError`` it meets. ``read_mocap``: the mocap is read whole (a truncated or
+    garbled file, NaN frames), not only its header."""
     cameras = tuple(metadata.camera(entry.subject, c) for c in metadata.camera_ids)
     files = sequence_files(root, entry.subject, entry.sequence, metadata.camera_ids)
     n_mocap = cdf.count_pose_frames(files.d3_positions, 3)
+    if read_mocap and len(cdf.read_pose(files.d3_positions, 3)) != n_mocap:
+        raise BadArrayError(files.d3_positions, "its header and its data disagree on the frame count")
     for cam in metadata.camera_ids:
         for path, dims in ((files.d3_positions_mono[cam], 3), (files.d2_positions[cam], 2)):
             if (n := cdf.count_pose_frames(path, dims)) != n_mocap:
                 raise BadArrayError(path, f"holds {n} frames, D3_Positions holds {n_mocap}")
-    n_video = (
-        tuple(probe_video(files.videos[c]).n_frames for c in metadata.camera_ids) if check_videos else ()
-    )
-    for camera, n in zip(metadata.camera_ids, n_video, strict=False):
+    if check_videos:
+        n_video, cameras, known = _probe_videos(root, files, cameras)
+        files = sequence_files(root, entry.subject, entry.sequence, [c.id for c in cameras])
+    else:
+        n_video, known = (), []
+    for camera, n in zip(cameras, n_video, strict=False):
         if n < 1:
-            raise CorruptVideoError(files.videos[camera], "holds no frames")
+            raise CorruptVideoError(files.videos[camera.id], "holds no frames")
     if n_video and (extra := max(n_video) - n_mocap) > 0:
         log.info(
             "%s/%s: video has up to %d frame(s) more than mocap (%s vs %d); using %d frames",
@@ -198,7 +205,7 @@ def _check_sequence(
             n_mocap,
             n_mocap,
         )
-    return SequenceRecord(
+    record = SequenceRecord(
         entry.subject,
         entry.sequence,
         entry.action,
@@ -209,21 +216,50 @@ def _check_sequence(
         n_video,
         files,
     )
+    return record, known
+
+
+def _probe_videos(
+    root: Path, files: SequenceFiles, cameras: tuple[Camera, ...]
+) -> tuple[tuple[int, ...], tuple[Camera, ...], list[CaptureError]]:
+    """Each camera's video frame count; a camera whose video is a known problem of the official
+    download (``h36m.KNOWN_BROKEN_VIDEOS``) is left out, its problem returned; any other problem
+    raises."""
+    counts, kept, known = [], [], []
+    for camera in cameras:
+        path = files.videos[camera.id]
+        try:
+            counts.append(probe_video(path).n_frames)
+            kept.append(camera)
+        except (CorruptVideoError, MissingFileError) as e:
+            why = h36m.KNOWN_BROKEN_VIDEOS.get(path.relative_to(root).as_posix())
+            if why is None:
+                raise
+            built = f"{e.problem} ({why}; the sequence is built without camera {camera.id})"
+            known.append(type(e)(path, built))
+    if not kept:
+        raise CorruptVideoError(files.videos[cameras[0].id], "no camera of the sequence has a usable video")
+    return tuple(counts), tuple(kept), known
 
 
 def discover(
-    root: str | Path, subjects: Iterable[str] | None = None, *, check_videos: bool = True
+    root: str | Path,
+    subjects: Iterable[str] | None = None,
+    *,
+    check_videos: bool = True,
+    read_mocap: bool = False,
 ) -> Capture:
     """Find every sequence under ``root`` and check its files; never stops at the first problem.
 
     ``subjects`` limits the walk (default: every ``S<n>`` folder). A sequence with any problem is
     left out of ``sequences`` and its error is in ``problems``. ``_ALL`` sequences are skipped.
     ``check_videos=False`` skips the mp4 files (a mocap-only build); frame counts are then mocap's.
+    ``read_mocap=True`` reads every mocap file whole (``simspine inspect``), not only its header.
     """
     root = Path(root)
     metadata = read_metadata(root / h36m.METADATA_FILE)
     wanted = _subjects_on_disk(root) if subjects is None else list(subjects)
-    records, problems = [], []
+    records, problems, known = [], [], []
     for subject in wanted:
         folder = (root / h36m.D3_POSITIONS.format(subject=subject, sequence="x")).parent
         if not folder.is_dir():
@@ -237,11 +273,15 @@ def discover(
         for name in names:
             try:
                 entry = _entry_for(metadata, subject, name, names, folder / f"{name}.cdf")
-                records.append(_check_sequence(root, metadata, entry, check_videos))
+                record, built_around = _check_sequence(root, metadata, entry, check_videos, read_mocap)
+                records.append(record)
+                known += built_around
             except CaptureError as e:
                 log.error("%s", e)
                 problems.append(e)
-    return Capture(root, metadata, tuple(records), tuple(problems))
+    for problem in known:
+        log.warning("known problem: %s", problem)
+    return Capture(root, metadata, tuple(records), tuple(problems), tuple(known))
 
 
 def load_mocap(record: SequenceRecord, *, camera_arrays: bool = False) -> SequenceMocap:

@@ -98,6 +98,7 @@ def _tables(report: dict) -> dict[str, str]:
         "failures": "\n".join(f"- {e['subject']} {e['sequence']}: {e.get('error', '')}" for e in failed)
         or "none",
         "short_videos": "\n".join(f"- {problem}" for problem in report.get("short_videos", [])) or "none",
+        "known_problems": "\n".join(f"- {problem}" for problem in report.get("known_problems", [])) or "none",
         "flagged": "\n".join(f"- {e['subject']} {e['sequence']}: {'; '.join(e['flagged'])}" for e in flagged)
         or "none",
     }

@@ -759,3 +759,29 @@ def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capt
     assert main(["build", str(capture), str(out), "--frames", "crop", "--frame-stride", "7"]) == 0
     assert not list(out.glob("data/**/.*"))
     assert {k: v for k, v in shard_digests(out).items() if k.startswith("data/default/")} == before
+
+
+def test_detections_that_are_not_what_they_claim_are_errors_before_any_work(tmp_path, capsys) -> None:
+    """49caca7 built with exit 0 from a --detections path that did not exist, was empty or was a
+    file, while the card said the labels used triangulated detections."""
+    settings = CaptureSettings(subjects=("S1", "S9"), seconds=0.3, seed=3, actions=("Walking",), videos=False)
+    raw = generate_capture(tmp_path / "raw", settings)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.json").write_text("{}")
+    elsewhere = tmp_path / "elsewhere" / "S5" / "Walking.54138969"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "frame_00000.json").write_text('{"version": 1.0, "people": []}')
+    for bad in ("nowhere", "empty", "file.json", "elsewhere"):
+        args = ["build", str(raw), str(tmp_path / "out"), "--no-videos", "--detections", str(tmp_path / bad)]
+        code = main(args)
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.startswith(f"simspine: error: {tmp_path / bad}: --detections"), err
+        assert not (tmp_path / "out").exists()  # nothing was started
+    partial = tmp_path / "partial"
+    shutil.copytree(raw / "detections" / "S1", partial / "S1")
+    assert main(["build", str(raw), str(tmp_path / "out"), "--no-videos", "--detections", str(partial)]) == 0
+    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    missing = report["detections"]["sequences_without_detections"]
+    assert set(missing) == {"S9/Walking", "S9/Walking 1"} and all(len(c) == 4 for c in missing.values())
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "yes, except these sequences' cameras, which had none: S9/Walking" in card

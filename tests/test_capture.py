@@ -98,3 +98,60 @@ def test_missing_subject_folder_and_metadata(make_capture, tmp_path) -> None:
     (tmp_path / "copy/metadata.xml").unlink()
     with pytest.raises(MissingFileError, match=r"metadata.xml not found"):
         discover(tmp_path / "copy")
+
+
+def test_a_camera_shorter_than_the_mocap_keeps_the_other_cameras_and_is_named(make_capture, capsys) -> None:
+    """49caca7 cut the whole sequence (mocap and the other three cameras) to the short video's
+    length with an INFO line; now that camera alone has fewer rows, and inspect names it."""
+    from fixtures import stripe_renderer
+
+    from simspine_dataset.cli import main
+    from simspine_dataset.io.video import write_video
+
+    root = make_capture({"S1": {"Walking 1": 20}})
+    record = discover(root).sequences[0]
+    short = record.files.videos["55011271"]
+    camera = record.cameras[1]
+    write_video(short, (stripe_renderer(camera, i) for i in range(12)))  # 12 of the mocap's 20 frames
+    capture = discover(root)
+    record = capture.sequences[0]
+    assert record.n_frames == 20 and record.frames_of("55011271") == 12 and record.frames_of("54138969") == 20
+    assert record.short_cameras == {"55011271": 12}
+    assert capture.n_camera_frames == 3 * 20 + 12
+    [problem] = capture.short_videos
+    assert problem.path == short and "has rows for frames 0-11 only" in str(problem)
+    assert main(["inspect", str(root)]) == 0  # named, and built around: not a reason to stop
+    assert "PROBLEM ShortVideoError" in capsys.readouterr().out and "Walking 1.55011271.mp4" in str(problem)
+
+
+def test_a_known_broken_video_of_the_download_leaves_only_its_camera_out(make_capture, capsys) -> None:
+    """S11 ``Directions`` of camera 54138969 is corrupt in the official download: the sequence is
+    built with the other three cameras, inspect lists it as known and exits 0 (49caca7: the whole
+    sequence was a problem and inspect exited 1, stopping build_local.sh under ``set -e``)."""
+    from simspine_dataset.cli import main
+
+    root = make_capture({"S11": {"Directions": 15, "Directions 1": 15}})
+    video = root / "S11/Videos/Directions.54138969.mp4"
+    video.write_bytes(video.read_bytes()[:300])
+    capture = discover(root)
+    assert capture.problems == ()
+    by_name = {s.sequence: s for s in capture.sequences}
+    assert by_name["Directions"].camera_ids == ("55011271", "58860488", "60457274")
+    assert len(by_name["Directions 1"].camera_ids) == 4
+    [known] = capture.known
+    assert known.path == video and "known" not in type(known).__name__.lower()
+    assert main(["inspect", str(root)]) == 0
+    assert "KNOWN CorruptVideoError" in capsys.readouterr().out
+
+
+def test_inspect_reads_the_mocap_whole(make_capture, capsys) -> None:
+    """A CDF whose header is intact but whose data are cut: 49caca7's inspect read the header only
+    and passed it, and build then failed the sequence."""
+    from simspine_dataset.cli import main
+
+    root = make_capture({"S1": {"Walking 1": 30, "Eating 1": 30}}, videos=False)
+    path = root / "S1/MyPoseFeatures/D3_Positions/Walking 1.cdf"
+    path.write_bytes(path.read_bytes()[:-2000])
+    assert main(["inspect", str(root), "--no-videos"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM" in out and "Walking 1.cdf" in out and "1 sequences" in out
