@@ -54,8 +54,8 @@ log = logging.getLogger(__name__)
 
 WORK_SCALE = "work/{config}/1_scale/{subject}.{inputs}.json"  # keyed by the settings' hash: changed settings
 WORK_SIMULATE = "work/{config}/2_simulate/{subject}/{sequence}.npz"  # never reuse stale units
-WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.parquet"
-WORK_FRAMES = "work/{config}/4_frames/{frames}/{subject}/{sequence}.parquet"
+WORK_VIEWS = "work/{config}/3_views/{subject}/{sequence}.{cameras}.parquet"  # rows: the calibration too
+WORK_FRAMES = "work/{config}/4_frames/{frames}/{subject}/{sequence}.{cameras}.parquet"
 WORK_ENTRY = "work/{config}/reports/{subject}/{sequence}.json"  # a sequence unit's report entry
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
 
@@ -105,33 +105,82 @@ class BuildConfig:
         return h36m.split_of(subject, self.train_subjects, self.test_subjects)
 
     def digest(self) -> str:
-        """Hash of every setting that changes the simulated rows (not how they are run, framed or
-        released: those have their own keys or act at the shards)."""
-        ignored = ("workers", "check_videos", "frames", "release")
-        settings = {k: v for k, v in asdict(self).items() if k not in ignored}
+        """Hash of every setting that changes the simulated rows: the simulation settings and which
+        labels are made (with detections or not; the user model by its files' content; the
+        release's labels or not, and their unit). Not the subjects or the splits (which units run,
+        and where their rows go), nor the paths of inputs (their content is in each unit's key), nor
+        how units are run, framed or released (keyed elsewhere or acting at the shards)."""
+        settings = {
+            "simulation": asdict(self.simulation),
+            "detections": bool(self.detections),
+            "model": _files_digest(_model_files(self.model)) if self.model else None,
+            "annotations": bool(self.annotations),
+            "annotations_unit": self.annotations_unit,
+        }
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def unit_key(record: SequenceRecord, config: BuildConfig, with_videos: bool = False) -> dict[str, str]:
-    """The fields of a sequence unit's work path: settings digest, subject, and the sequence name
-    with its inputs' fingerprint (the mocap CDF; its detections with ``--detections``; the videos
-    too for the frames unit)."""
+def _model_files(mapping: str) -> list[Path]:
+    """A user model's mapping file and the files it names (their content is the model's identity)."""
+    from simspine_dataset.biomech.user_model import UserModel
+
+    user = UserModel.from_json(mapping)
+    return [Path(mapping), user.osim_path, *([user.marker_file] if user.marker_file else [])]
+
+
+def _files_digest(paths: list[Path]) -> str:
+    from simspine_dataset.io.identity import content_digest
+
+    return hashlib.sha256("".join(content_digest(p) for p in paths).encode()).hexdigest()[:16]
+
+
+def scale_inputs(subject: str, records: list[SequenceRecord], config: BuildConfig) -> str:
+    """Fingerprint of what a subject's scaling reads: every one of its sequences' mocap (and, with
+    ``--annotations``, the release's model of the subject)."""
+    files = [r.files.d3_positions for r in records]
+    if config.annotations:  # the release's model is this unit's input: a changed one is copied again
+        files += [p for p in [Path(config.annotations) / "models" / f"{subject}.osim"] if p.is_file()]
+    return stat_fingerprint(files)
+
+
+def sequence_keys(record: SequenceRecord, by_subject: dict, config: BuildConfig) -> dict[str, dict[str, str]]:
+    """A sequence's unit keys, per config (``default``, and ``frames`` with ``--frames``): computed
+    once per unit (they stat its input files)."""
+    scaled = scale_inputs(record.subject, by_subject[record.subject], config)
+    keys = {"default": unit_key(record, config, scaled)}
+    if config.frames.mode != "none":
+        keys["frames"] = unit_key(record, config, scaled, with_videos=True)
+    return keys
+
+
+def unit_key(
+    record: SequenceRecord, config: BuildConfig, scaled: str = "", with_videos: bool = False
+) -> dict[str, str]:
+    """The fields of a sequence unit's work paths: settings digest, subject, the sequence name with
+    its inputs' fingerprint (the mocap CDF and ``scaled``, what its subject's scaling read; its
+    detections' files with ``--detections``, and then the cameras too, which triangulate them; the
+    release's files with ``--annotations``; the videos too for the frames unit), and ``cameras``:
+    the calibration the rows are projected with."""
+    from simspine_dataset.io.identity import text_digest
+
     inputs = [record.files.d3_positions]
     if with_videos:
         inputs += [record.files.videos[c] for c in record.camera_ids]
-    fingerprint = stat_fingerprint(inputs)
-    if config.detections:  # re-detected videos (another model, another stride) are a new unit
+    fingerprint = stat_fingerprint(inputs) + scaled
+    cameras = text_digest(json.dumps([c.parameters() for c in record.cameras]))
+    if config.detections:  # re-detected videos (another model, another stride), or another calibration
         from simspine_dataset.io.detections import fingerprint as detections_fingerprint
 
         fingerprint += detections_fingerprint(config.detections, record.subject, record.sequence,
-                                              list(record.camera_ids))  # fmt: skip
+                                              list(record.camera_ids)) + cameras  # fmt: skip
     if config.annotations:  # changed release files are a new unit
         fingerprint += stat_fingerprint(release_labels(config).files(record.subject, record.sequence))
     return {
         "config": config.digest(),
         "frames": config.frames.key,
         "subject": record.subject,
-        "sequence": f"{record.sequence}.{fingerprint}",
+        "sequence": f"{record.sequence}.{text_digest(fingerprint)}",
+        "cameras": cameras,
     }
 
 
@@ -144,10 +193,7 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    files = [r.files.d3_positions for r in records]
-    if config.annotations:  # the release's model is this unit's input: a changed one is copied again
-        files += [p for p in [Path(config.annotations) / "models" / f"{subject}.osim"] if p.is_file()]
-    inputs = stat_fingerprint(files)
+    inputs = scale_inputs(subject, records, config)
     path = out / WORK_SCALE.format(config=config.digest(), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())
@@ -229,9 +275,12 @@ def release_labels(config: BuildConfig) -> Annotations:
     return open_annotations(config.annotations, config.annotations_unit)
 
 
-def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig) -> dict:
-    """Simulate one sequence and write its rows; returns its report entry. Never raises: any
-    exception is recorded with its stage (simulate, views, frames), type and message."""
+def _sequence_unit(
+    out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig, keys: dict
+) -> dict:
+    """Simulate one sequence and write its rows (``keys``: its ``sequence_keys``); returns its
+    report entry. Never raises: any exception is recorded with its stage (simulate, views,
+    frames), type and message."""
     start = time.perf_counter()
     entry = {
         "subject": record.subject,
@@ -239,20 +288,18 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
         "action": record.action,
         "subaction": record.subaction,
         "frames": record.n_frames,
-        "units": {"default": unit_key(record, config)},
+        "units": keys,
     }
-    if config.frames.mode != "none":
-        entry["units"]["frames"] = unit_key(record, config, with_videos=True)
     stage = "simulate"
     try:
-        simulated = _simulate(out, record, scale, config)
+        simulated = _simulate(out, out / WORK_SIMULATE.format(**keys["default"]), record, scale, config)
         stage = "views"
-        views = out / WORK_VIEWS.format(**unit_key(record, config))
+        views = out / WORK_VIEWS.format(**keys["default"])
         if not views.is_file():
             write_views(views, record, simulated)
         if config.frames.mode != "none":
             stage = "frames"
-            frames = out / WORK_FRAMES.format(**unit_key(record, config, with_videos=True))
+            frames = out / WORK_FRAMES.format(**keys["frames"])
             if not frames.is_file():
                 write_frames(frames, views, record, config.frames)
         flagged = [Gate.from_dict(g).describe() for g in simulated.failed_gates]
@@ -272,10 +319,9 @@ def _sequence_unit(out: Path, record: SequenceRecord, scale: dict | None, config
 
 
 def _simulate(
-    out: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig
+    out: Path, path: Path, record: SequenceRecord, scale: dict | None, config: BuildConfig
 ) -> SimulatedSequence:
-    """The simulate unit (``simulate.simulate``), or its stored result."""
-    path = out / WORK_SIMULATE.format(**unit_key(record, config))
+    """The simulate unit (``simulate.simulate``) into ``path``, or its stored result."""
     if path.is_file():
         return SimulatedSequence.load(path)
     annotations = release_labels(config) if config.annotations else None
@@ -422,15 +468,16 @@ def run_sequence(out: Path, record: SequenceRecord, by_subject: dict, config: Bu
     """The sequence's unit (after its subject's scale unit); its report entry is also kept in the
     work folder, for builds whose stages run as separate tasks (``distributed``)."""
     scale = scale_subject(out, record.subject, by_subject, config)
+    keys = sequence_keys(record, by_subject, config)
     with _one_blas_thread():
-        entry = _sequence_unit(Path(out), record, scale, config)
-    write_text_atomic(Path(out) / WORK_ENTRY.format(**unit_key(record, config)), json.dumps(entry))
+        entry = _sequence_unit(Path(out), record, scale, config, keys)
+    write_text_atomic(Path(out) / WORK_ENTRY.format(**keys["default"]), json.dumps(entry))
     return entry
 
 
-def stored_entry(out: Path, record: SequenceRecord, config: BuildConfig) -> dict:
+def stored_entry(out: Path, record: SequenceRecord, by_subject: dict, config: BuildConfig) -> dict:
     """A sequence's entry as its unit stored it, or a failed entry when the unit never finished."""
-    path = Path(out) / WORK_ENTRY.format(**unit_key(record, config))
+    path = Path(out) / WORK_ENTRY.format(**sequence_keys(record, by_subject, config)["default"])
     if path.is_file():
         return json.loads(path.read_text())
     return {"subject": record.subject, "sequence": record.sequence, "status": "failed",
@@ -507,6 +554,45 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     write_card(out)  # the commit point: load_dataset now reads this build's shards
     _remove_stale(out, files, entries)
     return report
+
+
+def unused_work(out: Path, report: dict) -> list[Path]:
+    """Files under ``work/`` that the build ``report`` describes does not use: units of other
+    settings (another work tree), of inputs since changed, of subjects no longer built."""
+    work = Path(out) / "work"
+    if not work.is_dir():
+        return []
+    current = work / report["config_hash"]
+    used = set()
+    for entry in report["sequences"]:
+        for name, key in entry.get("units", {}).items():
+            templates = (WORK_SIMULATE, WORK_VIEWS, WORK_ENTRY) if name == "default" else (WORK_FRAMES,)
+            used |= {Path(out) / t.format(**key) for t in templates}
+    subjects = {e["subject"] for e in report["sequences"] if e["status"] in BUILT_STATUSES}
+    used |= {p for s in subjects for p in current.glob(f"1_scale/{s}.*.json")}
+    return [p for p in sorted(work.rglob("*")) if p.is_file() and p not in used and "logs" not in p.parts]
+
+
+def clean(out: str | Path, everything: bool = False) -> tuple[int, int]:
+    """``simspine clean OUT``: remove what ``unused_work`` finds (``everything``: all of ``work/``;
+    the next build redoes every unit). The dataset itself is untouched. Returns (files, bytes)."""
+    import shutil
+
+    out = Path(out)
+    if everything:
+        files = [p for p in (out / "work").rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        shutil.rmtree(out / "work", ignore_errors=True)
+        return len(files), size
+    report = json.loads((out / "build_report.json").read_text())
+    files = unused_work(out, report)
+    size = sum(p.stat().st_size for p in files)
+    for path in files:
+        path.unlink()
+    for folder in sorted((out / "work").rglob("*"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return len(files), size
 
 
 def _remove_stale(out: Path, files: dict[str, dict[str, list[str]]], entries: list[dict]) -> None:

@@ -143,7 +143,25 @@ def _build(args: argparse.Namespace) -> int:
         print(f"SHORT VIDEO {problem}")
     for problem in report.get("known_problems", []):
         print(f"KNOWN {problem}")
+    _unused_work_hint(args.out, report)
     return 1 if failed or flagged else 0
+
+
+def _unused_work_hint(out: Path, report: dict) -> None:
+    from simspine_dataset.build import unused_work
+
+    if unused := unused_work(out, report):
+        size = sum(p.stat().st_size for p in unused)
+        print(f"{size / 2**20:.1f} MiB of work from other settings or inputs: simspine clean {out} frees it")
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """Free the work folder of what the current build does not use (or all of it)."""
+    from simspine_dataset.build import clean
+
+    files, size = clean(args.out, everything=args.all)
+    print(f"freed {size / 2**20:.1f} MiB ({files} files) in {args.out / 'work'}")
+    return 0
 
 
 def _slurm_options(args: argparse.Namespace) -> dict:
@@ -444,6 +462,11 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_publish_parser(sub)
 
+    clean = sub.add_parser("clean", help="free a build folder's work units that its build does not use")
+    clean.add_argument("out", type=Path, help="a build folder")
+    clean.add_argument("--all", action="store_true", help="all of work/ (the next build redoes every unit)")
+    clean.set_defaults(run=_clean)
+
     inspect = sub.add_parser("inspect", help="list a raw capture's sequences and every problem in it")
     inspect.add_argument("raw", type=Path, help="the raw capture (Human3.6M layout)")
     inspect.add_argument("--subjects", nargs="+", help="subjects to list (default: all on disk)")
@@ -454,7 +477,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _INPUT_FOLDERS = {  # positional folders each command reads: missing ones are named at once
     "inspect": ("raw",), "build": ("raw",), "detect": ("raw",), "card": ("out",), "validate": ("out",),
-    "publish": ("out",), "export": ("out",),
+    "publish": ("out",), "export": ("out",), "clean": ("out",),
 }  # fmt: skip
 
 

@@ -123,7 +123,15 @@ def unit_key(record: SequenceRecord, camera: str, model_identity: str, config: D
         "frames": record.frames_of(camera),
         "video": stat_fingerprint([record.files.videos[camera]]),
         "mocap": stat_fingerprint([record.files.d3_positions]) if config.boxes == "mocap" else None,
+        # mocap boxes are the joints projected through the camera: a changed calibration moves them
+        "calibration": _calibration(record, camera) if config.boxes == "mocap" else None,
     }
+
+
+def _calibration(record: SequenceRecord, camera: str) -> str:
+    from simspine_dataset.io.identity import text_digest
+
+    return text_digest(json.dumps(record.cameras[record.camera_ids.index(camera)].parameters()))
 
 
 def mocap_boxes(record: SequenceRecord, camera: Camera) -> np.ndarray:

@@ -29,8 +29,8 @@ from simspine_dataset.build import (
     plan,
     run_sequence,
     scale_subject,
+    sequence_keys,
     stored_entry,
-    unit_key,
 )
 from simspine_dataset.errors import SimspineError
 
@@ -70,7 +70,8 @@ class BuildStage(PipelineStep):
             for record in records[rank::world_size]:
                 run_sequence(out, record, by_subject, self.config)
         else:
-            entries = [stored_entry(out, r, self.config) for rs in by_subject.values() for r in rs]
+            records = [r for rs in by_subject.values() for r in rs]
+            entries = [stored_entry(out, r, by_subject, self.config) for r in records]
             finalize(out, capture, entries, self.config)
         return data
 
@@ -99,8 +100,7 @@ def run_key(raw: str | Path, config: BuildConfig) -> str:
     frames and release settings, every input file's fingerprint, detections included): datatrove's
     completion markers live under it, so a run with anything changed is not skipped as finished."""
     capture, by_subject = plan(raw, config)
-    frames = config.frames.mode != "none"
-    keys = [unit_key(r, config, with_videos=frames) for rs in by_subject.values() for r in rs]
+    keys = [sequence_keys(r, by_subject, config) for rs in by_subject.values() for r in rs]
     problems = sorted(str(p) for p in capture.problems)
     text = json.dumps([keys, config.release, config.frames.key, problems], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -153,10 +153,11 @@ def simulate(
 
 def _gates(result: SequenceSimulation, scale: dict, factor: float) -> tuple[np.ndarray, list[dict]]:
     """The rows' ``label_flags`` and the verdicts of the subject's scaling gate (when its scale
-    unit has one: our model) and of the sequence's IK residual gate (``biomech.gates``)."""
+    unit has one: our model) and of the sequence's IK residual gate (``biomech.gates``), on the
+    fit's residual before any filter."""
     from simspine_dataset.biomech.gates import FLAG_SCALING, frame_flags, sequence_gate
 
-    residual = result.residual_mocap_mm
+    residual = result.fit_residual_mocap_mm
     flags = frame_flags(residual, result.expected_residual_mocap_mm, factor)
     gates = [sequence_gate(residual, result.expected_residual_mocap_mm, factor).to_dict()]
     if scale.get("gate"):

@@ -120,7 +120,7 @@ def _batches(paths: list[Path], columns: list[str]) -> Iterator[dict[str, np.nda
 
 def _numeric(values: np.ndarray) -> np.ndarray:
     """An object array of empty lists (``kinematics`` of release labels without any) as (n, 0)."""
-    if values.dtype == object and values.ndim == 1 and all(len(v) == 0 for v in values):
+    if values.dtype == object and values.size == 0:
         return np.zeros((len(values), 0), np.float32)
     return values
 

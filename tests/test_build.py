@@ -524,7 +524,9 @@ def _changed(obj, path, value):
     return replace(obj, **{path[0]: _changed(getattr(obj, path[0]), path[1:], value)})
 
 
-def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None:
+def test_digest_changes_with_every_simulation_setting_and_nothing_else(tmp_path) -> None:
+    """Every simulation setting and which labels are made; not the subjects, the splits or where
+    the inputs lie (their content keys each unit), nor how units run or are framed or released."""
     from simspine_dataset.frames import FramesConfig
 
     base = BuildConfig()
@@ -544,20 +546,29 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else() -> None
     for path, value in _leaves(base.simulation):
         changed = _changed(base, ("simulation", *path), other[type(value)](value))
         assert changed.digest() != base.digest(), path
-    for name, value in (
-        ("detections", "/data/spinepose"),
-        ("model", "user.json"),
-        ("annotations", "/data/SIMSPINE"),
-        ("test_subjects", ("S9",)),
-    ):
+    for name, value in (("detections", "/data/spinepose"), ("annotations", "/data/SIMSPINE"),
+                        ("annotations_unit", "cm")):  # fmt: skip
         assert _changed(base, (name,), value).digest() != base.digest(), name
     for name, value in (
         ("workers", 8),
         ("check_videos", False),
         ("frames", FramesConfig("crop")),
         ("release", "public"),
+        ("subjects", ("S1",)),
+        ("test_subjects", ("S9",)),
+        ("train_subjects", ("S1", "S5")),
     ):
         assert _changed(base, (name,), value).digest() == base.digest(), name  # keyed elsewhere or not output
+    assert _changed(base, ("detections",), "/a").digest() == _changed(base, ("detections",), "/b").digest()
+    from simspine_dataset.biomech.model_table import SEGMENTS, model_spec
+
+    mapping = export_user_model(tmp_path / "a", model_spec(), {s: [] for s in SEGMENTS})
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    same = [_changed(base, ("model",), str(m)).digest() for m in (mapping, tmp_path / "b" / mapping.name)]
+    assert same[0] == same[1] != base.digest()  # the model's content, wherever it lies
+    osim = next((tmp_path / "b").glob("*.osim"))
+    osim.write_text(osim.read_text().replace("</Model>", "<!-- changed --></Model>"))
+    assert _changed(base, ("model",), str(tmp_path / "b" / mapping.name)).digest() != same[0]
 
 
 @pytest.mark.parametrize(

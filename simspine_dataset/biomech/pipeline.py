@@ -52,6 +52,9 @@ class SequenceSimulation:
     residual_detections_mm: np.ndarray  # (T,) RMS over the pseudo-markers; NaN without any
     keypoint_uncertainty_mm: np.ndarray  # (T, 37) standard deviation of each keypoint's label
     expected_residual_mocap_mm: float = float("nan")  # what the mocap's measured noise explains (gates)
+    # (T,) the IK solution's residual over the mocap joints before any filter: the fit the gates judge
+    # (a low-pass of the published pose leaves a residual of its own, which is not a wrong fit)
+    fit_residual_mocap_mm: np.ndarray | None = None
 
 
 def scale_from_mocap(
@@ -109,6 +112,8 @@ def simulate_sequence(
     keypoints = _filter_points(merged, f, config.merge, pseudo is not None)
     residual = np.linalg.norm(obs.residuals(model.markers(model.to_si(published), obs.names)), axis=-1)
     residual[obs.weights <= 0] = np.nan
+    fit = np.linalg.norm(obs.residuals(model.markers(q, obs.names)), axis=-1)  # before any filter
+    fit[obs.weights <= 0] = np.nan
     n_mocap = len(config.ik.h36m_weights)
     uncertainty = _uncertainty(problem, obs, model.to_si(published), joints_world_mm, pseudo, config)
     return SequenceSimulation(
@@ -122,6 +127,7 @@ def simulate_sequence(
         _rms(residual[:, n_mocap:]),
         uncertainty,
         expected_residual_mm(mocap_noise_mm(joints_world_mm, config.ik, config.filter.fps_hz)),
+        _rms(fit[:, :n_mocap]),
     )
 
 
@@ -264,6 +270,7 @@ def simulate_sequence_user(
         _rms(result.marker_errors_m[:, n_mocap:]),
         np.full(merged.shape[:2], np.nan),
         expected_residual_mm(mocap_noise_mm(joints_world_mm, config.ik, config.filter.fps_hz)),
+        _rms(result.marker_errors_m[:, :n_mocap]),  # OpenSim's IK, before the keypoints' filter
     )
 
 

@@ -110,6 +110,11 @@ class Camera:
         """(width, height) in pixels."""
         return self.width_px, self.height_px
 
+    def parameters(self) -> list:
+        """Everything that defines the camera, as plain numbers (a calibration's identity)."""
+        return [self.id, *self.intrinsics.tolist(), *self.rotation.ravel().tolist(),
+                *self.translation_mm.tolist(), self.width_px, self.height_px]  # fmt: skip
+
     def world_to_camera(self, points_world_mm: np.ndarray) -> np.ndarray:
         """(..., N, 3) world mm -> (..., N, 3) camera mm."""
         return world_to_camera(points_world_mm, self.rotation, self.translation_mm)

@@ -43,19 +43,22 @@ def cameras_without(root: str | Path, subject: str, sequence: str, cameras: list
 
 
 def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str]) -> str:
-    """Identity of a sequence's detections: the marker ``simspine detect`` leaves in each video's
-    folder (it names the model and the inputs), else the frame files' names, sizes and times."""
+    """Identity of a sequence's detections: per camera, the marker ``simspine detect`` leaves in the
+    video's folder (it names the model and the inputs), if any, and every frame file's name, size
+    and modification time (a file changed after detect, or by another program, is seen)."""
     import hashlib
-
-    from simspine_dataset.io.identity import stat_fingerprint
+    import os
 
     digest = hashlib.sha256()
     for camera in cameras:
         folder = video_folder(root, subject, sequence, camera)
         if (folder / MARKER).is_file():
             digest.update((folder / MARKER).read_bytes())
-        elif folder.is_dir():
-            digest.update(stat_fingerprint(sorted(folder.glob("frame_*.json"))).encode())
+        if folder.is_dir():
+            with os.scandir(folder) as entries:
+                frames = [e for e in entries if e.name.startswith("frame_")]
+                stats = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in frames)
+            digest.update(repr(stats).encode())
     return digest.hexdigest()[:10]
 
 

@@ -19,6 +19,11 @@ def stat_fingerprint(paths: Iterable[str | Path], digits: int = 10) -> str:
     return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:digits]
 
 
+def text_digest(text: str, digits: int = 10) -> str:
+    """The first ``digits`` hex digits of the sha256 of a text (a key made of several fingerprints)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:digits]
+
+
 def content_digest(path: str | Path, digits: int = 16) -> str:
     """The first ``digits`` hex digits of the sha256 of a file's bytes."""
     digest = hashlib.sha256()
