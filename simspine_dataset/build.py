@@ -43,6 +43,7 @@ from simspine_dataset.errors import SimspineError
 from simspine_dataset.frames import FramesConfig, write_frames
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
+from simspine_dataset.io.report import read_report
 from simspine_dataset.schema import BUILT_STATUSES
 from simspine_dataset.simulate import SimulatedSequence, kinematic_axes, simulate
 from simspine_dataset.views import write_views
@@ -584,7 +585,7 @@ def clean(out: str | Path, everything: bool = False) -> tuple[int, int]:
         size = sum(p.stat().st_size for p in files)
         shutil.rmtree(out / "work", ignore_errors=True)
         return len(files), size
-    report = json.loads((out / "build_report.json").read_text())
+    report = read_report(out)
     files = unused_work(out, report)
     size = sum(p.stat().st_size for p in files)
     for path in files:

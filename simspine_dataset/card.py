@@ -285,15 +285,10 @@ def render_card(out: str | Path, location: str | None = None) -> str:
     load" (default: the folder's path; ``publish`` gives the repo id)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from simspine_dataset.errors import SimspineError
+    from simspine_dataset.io.report import read_report
 
     out = Path(out)
-    try:
-        report = json.loads((out / "build_report.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SimspineError(f"{out / 'build_report.json'}: not a readable build report ({e})") from e
-    if not isinstance(report, dict) or "config" not in report or "rows" not in report:
-        raise SimspineError(f"{out / 'build_report.json'}: not a build report (no config or rows)")
+    report = read_report(out)
     location = location or out.resolve().as_posix()
     frames = bool(build_shards(out, report, "frames"))
     data = DatasetCardData(

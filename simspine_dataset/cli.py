@@ -511,5 +511,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SimspineError, ValueError, OSError) as e:  # expected failures: one line, a traceback with -v
         if args.verbose:
             raise
-        print(f"simspine: error: {e}{_hint(e)}", file=sys.stderr)
+        message = " ".join(f"{e}{_hint(e)}".split())  # one line, whatever the library's message holds
+        print(f"simspine: error: {message}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from simspine_dataset.build import (
     stored_entry,
 )
 from simspine_dataset.errors import SimspineError
+from simspine_dataset.io.report import read_report
 
 if TYPE_CHECKING:
     from datatrove.data import DocumentsPipeline
@@ -192,4 +193,4 @@ def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "
     chain[-1].run()
     if executor == "slurm":
         return {"submitted": [str(job.job_id) for job in chain]}
-    return json.loads((Path(out) / "build_report.json").read_text())
+    return read_report(out)

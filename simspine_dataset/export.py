@@ -36,6 +36,7 @@ from simspine_dataset.geometry.transforms import (
     world_mm_to_opensim_m,
 )
 from simspine_dataset.io.atomic import atomic_path
+from simspine_dataset.io.report import read_report
 from simspine_dataset.schema import BUILT_STATUSES
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def _tables(out: Path) -> Iterator:
 
 def read_build(out: Path, n_kinematics: int) -> tuple[list[ExportedSequence], dict[str, list[Camera]]]:
     """A build's sequences (each mocap frame once: one camera's rows) and each subject's cameras."""
-    names = _sequence_names(json.loads((out / "build_report.json").read_text()))
+    names = _sequence_names(read_report(out))
     parts: dict[tuple, list] = {}
     chosen: dict[tuple, str] = {}  # the camera whose rows stand for a sequence's frames
     cameras: dict[str, dict[str, Camera]] = {}

@@ -21,7 +21,6 @@ publish, naming what was found.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +37,14 @@ class PublishRefusedError(SimspineError):
 def check_release(out: Path, private: bool, gated: bool) -> dict:
     """The build report, after checking that ``out`` is an intact build that may be published as
     asked (see the module's docstring)."""
+    from simspine_dataset.io.report import read_report
     from simspine_dataset.shards import build_shards
     from simspine_dataset.validate import card_files, files_check
 
-    report_path = out / "build_report.json"
-    if not report_path.is_file() or not (out / "README.md").is_file():
-        raise PublishRefusedError(f"{out}: not a finished build (no build_report.json or README.md)")
-    try:
-        report = json.loads(report_path.read_text())
-        files = {config: build_shards(out, report, config) for config in ("default", "frames")}
-    except (json.JSONDecodeError, AttributeError, TypeError) as e:
-        raise PublishRefusedError(f"{report_path}: not a build report ({e})") from e
+    if not (out / "README.md").is_file():
+        raise PublishRefusedError(f"{out}: not a finished build (no README.md)")
+    report = read_report(out)
+    files = {config: build_shards(out, report, config) for config in ("default", "frames")}
     named = card_files(out)
     verdict, _ = files_check(out, named, files)
     if not verdict.ok:

@@ -331,6 +331,7 @@ def validate(out: str | Path) -> list[Check]:
 def card_files(out: Path) -> dict[str, dict[str, list[Path]]]:
     """The shards the card's YAML names, per config and split (what ``load_dataset`` reads);
     ``SimspineError`` naming README.md when it is missing or its YAML cannot be read."""
+    import yaml
     from huggingface_hub import DatasetCard
 
     from simspine_dataset.errors import SimspineError
@@ -342,7 +343,7 @@ def card_files(out: Path) -> dict[str, dict[str, list[Path]]]:
             c["config_name"]: {f["split"]: [out / p for p in _as_list(f["path"])] for f in c["data_files"]}
             for c in configs
         }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as e:
         raise SimspineError(f"{path}: not a readable dataset card ({type(e).__name__}: {e})") from e
 
 
@@ -379,15 +380,16 @@ def files_check(
 def _read_build(out: Path) -> tuple[dict, list[dict]]:
     """The build report and the kinematic axes; ``SimspineError`` when ``out`` is not a build."""
     from simspine_dataset.errors import SimspineError
+    from simspine_dataset.io.report import read_report
 
+    report = read_report(out)
+    path = out / "meta" / "kinematic_axes.json"
     try:
-        report = json.loads((out / "build_report.json").read_text())
-        axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
+        axes = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise SimspineError(f"{out}: not a build folder (no readable build_report.json / meta: {e})") from e
-    keys = ("config", "rows", "sequences")
-    if not isinstance(report, dict) or any(k not in report for k in keys) or not isinstance(axes, list):
-        raise SimspineError(f"{out / 'build_report.json'}: not a build report (it lacks {', '.join(keys)})")
+        raise SimspineError(f"{path}: not readable ({e})") from e
+    if not isinstance(axes, list):
+        raise SimspineError(f"{path}: not a list of axes")
     return report, axes
 
 
