@@ -13,7 +13,8 @@ of the blocks and the rows within a buffer of several blocks, both drawn from ``
   (every n-th of the epoch's order), so workers never read the same rows.
 - Numeric columns come as tensors of the dataset's shape (``keypoints_3d_world_mm`` (B, 37, 3)
   float32); string columns as numpy arrays of str; the ``frames`` config's ``image`` as uint8
-  tensors (B, H, W, 3), JPEGs decoded in the worker.
+  tensors (B, H, W, 3), JPEGs decoded in the worker (full frames of different sizes zero-padded
+  at the bottom and right to the batch's largest).
 
     from datasets import load_dataset
     from torch.utils.data import DataLoader
@@ -179,14 +180,17 @@ def column_to_numpy(column: pa.ChunkedArray, feature: FeatureType) -> np.ndarray
 
 
 def _decode_images(blobs: np.ndarray) -> np.ndarray:
-    """Encoded images (JPEG/PNG bytes, one size) -> (n, H, W, 3) uint8."""
+    """Encoded images (JPEG/PNG bytes) -> (n, H, W, 3) uint8. Images of different sizes in one batch
+    (full Human3.6M frames: two cameras are 1000x1002, two 1000x1000) are padded with zeros at the
+    bottom and right to the largest, so pixel coordinates keep their meaning (``image_size`` holds
+    each image's own size)."""
     from PIL import Image as PILImage
 
     if not len(blobs):
         return np.zeros((0, 0, 0, 3), np.uint8)
-    first = np.asarray(PILImage.open(io.BytesIO(blobs[0])).convert("RGB"))
-    out = np.empty((len(blobs), *first.shape), np.uint8)
-    out[0] = first
-    for i in range(1, len(blobs)):
-        out[i] = np.asarray(PILImage.open(io.BytesIO(blobs[i])).convert("RGB"))
+    images = [np.asarray(PILImage.open(io.BytesIO(blob)).convert("RGB")) for blob in blobs]
+    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
+    out = np.zeros((len(images), height, width, 3), np.uint8)
+    for i, image in enumerate(images):
+        out[i, : image.shape[0], : image.shape[1]] = image
     return out

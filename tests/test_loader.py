@@ -93,3 +93,26 @@ def test_bad_requests_are_named(split) -> None:
         BatchLoader(split.select([4, 1, 2]), ["row"])
     part = split.select(range(3, 9))  # contiguous: a slice of the table, no mapping
     assert sorted(rows_of(BatchLoader(part, ["row"], batch_size=4))) == list(range(3, 9))
+
+
+def test_full_frames_of_human36m_sizes_batch_together() -> None:
+    """Human3.6M's full frames are 1000x1002 (two cameras) and 1000x1000: 49caca7 crashed ("could not
+    broadcast (1000,1000,3) into (1002,1000,3)"). Each image keeps its pixels at their place."""
+    from PIL import Image as PILImage
+
+    sizes = [(1000, 1002), (1000, 1000), (1000, 1002), (1000, 1000)]  # width, height
+    blobs = []
+    for i, (w, h) in enumerate(sizes):
+        buffer = io.BytesIO()
+        pixels = np.full((h, w, 3), 10 * (i + 1), np.uint8)
+        pixels[-1, -1] = 255  # the last pixel of each image
+        PILImage.fromarray(pixels).save(buffer, format="PNG")
+        blobs.append({"bytes": buffer.getvalue(), "path": None})
+    frames = Dataset.from_dict({"frame": list(range(4)), "image": blobs},
+                               features=Features({"frame": Value("int32"), "image": Image()}))  # fmt: skip
+    batch = next(iter(BatchLoader(frames, ["frame", "image"], batch_size=4, shuffle=False)))
+    assert batch["image"].shape == (4, 1002, 1000, 3)
+    for i, (w, h) in enumerate(sizes):
+        image = batch["image"][i].numpy()
+        assert image[h - 1, w - 1, 0] == 255 and image[0, 0, 0] == 10 * (i + 1)
+        assert (image[h:] == 0).all()  # padding below a 1000-high frame
