@@ -411,6 +411,8 @@ def check_model(config: BuildConfig) -> list[str]:
 def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[SequenceRecord]]]:
     """Discover the capture; its usable sequences grouped by subject (subject order)."""
     capture = discover(raw, config.subjects, check_videos=config.check_videos)
+    if not capture.sequences and not capture.problems:
+        raise SimspineError(f"{raw}: the capture holds no sequences to build (simspine inspect lists them)")
     records = capture.sequences
     if config.annotations:  # only the sequences the release has labels for (the others: logged)
         from simspine_dataset.annotations import match

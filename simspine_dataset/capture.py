@@ -147,7 +147,12 @@ def sequence_files(root: Path, subject: str, sequence: str, camera_ids: Iterable
 
 
 def _subjects_on_disk(root: Path) -> list[str]:
-    found = [p.name for p in root.iterdir() if p.is_dir() and p.name[:1] == "S" and p.name[1:].isdigit()]
+    """The ``S<n>`` folders that hold a subject's capture (``MyPoseFeatures`` or ``Videos``); another
+    folder of that name (a build's output written inside the capture) is left out, logged."""
+    named = [p for p in root.iterdir() if p.is_dir() and p.name[:1] == "S" and p.name[1:].isdigit()]
+    found = [p.name for p in named if (p / "MyPoseFeatures").is_dir() or (p / "Videos").is_dir()]
+    for other in sorted(set(p.name for p in named) - set(found)):
+        log.warning("%s: no MyPoseFeatures or Videos inside: not a subject, left out", root / other)
     return sorted(found, key=h36m.subject_number)
 
 

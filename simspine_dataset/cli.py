@@ -77,8 +77,9 @@ def _capture_demo(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    """Raw capture -> dataset folder; exit status 1 when any sequence failed."""
+    """Raw capture -> dataset folder; exit status 1 when any sequence failed or was flagged."""
     from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.errors import SimspineError
 
     base = BuildConfig.from_toml(args.config) if args.config else BuildConfig()
     given = {  # command-line options override the config file
@@ -103,8 +104,7 @@ def _build(args: argparse.Namespace) -> int:
         frames=replace(base.frames, **{k: v for k, v in frames.items() if v is not None}),
     )
     if config.release == "public" and config.frames.mode != "none":
-        print("simspine build: a public release holds annotations only; drop --frames.", file=sys.stderr)
-        return 2
+        raise SimspineError("a public release holds annotations only (no frames): drop --frames")
     if args.executor == "local":
         from tqdm import tqdm
 
@@ -224,15 +224,11 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from simspine_dataset.publish import PublishRefusedError, publish
+    from simspine_dataset.publish import publish
 
-    try:
-        result = publish(
-            args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token, tag=args.tag
-        )
-    except PublishRefusedError as e:
-        print(f"simspine publish: refused: {e}", file=sys.stderr)
-        return 2
+    result = publish(
+        args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token, tag=args.tag
+    )
     print(f"published {args.out} to {result['repo_url']} (commit {result['commit']}, tag {result['tag']})")
     return 0
 
@@ -510,7 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except (SimspineError, ValueError, OSError) as e:  # expected failures: one line, a traceback with -v
         if args.verbose:
-            raise
+            import traceback
+
+            traceback.print_exc()
         message = " ".join(f"{e}{_hint(e)}".split())  # one line, whatever the library's message holds
         print(f"simspine: error: {message}", file=sys.stderr)
         return 2

@@ -22,10 +22,14 @@ publish, naming what was found.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.errors import SimspineError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 PRUNED = ("data/", "meta/", "models/", "figures/")  # remote folders holding only what the build has
 
@@ -68,8 +72,8 @@ def _check_public(out: Path, report: dict, named: dict[str, dict[str, list[Path]
         restricted.append(f"Human3.6M-derived keypoint values in {leaking[0].relative_to(out)}")
     if restricted:
         raise PublishRefusedError(
-            f"{out} holds {' and '.join(restricted)}; Human3.6M's licence forbids redistributing "
-            "them: publish with --private or --gated, or build with --release public"
+            f"refused: {out} holds {' and '.join(restricted)}; Human3.6M's licence forbids "
+            "redistributing them: publish with --private or --gated, or build with --release public"
         )
 
 
@@ -124,7 +128,7 @@ def publish(
     tag: str | None = None,
 ) -> dict:
     """Create or update ``repo_id`` with the folder; returns {"repo_url", "commit", "tag", "files"}."""
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub import HfApi
 
     from simspine_dataset.card import render_card
 
@@ -132,7 +136,38 @@ def publish(
     report = check_release(out, private, gated)
     card = render_card(out, location=repo_id).encode()  # the card's "how to load" names the repo
     files = upload_plan(out, report)
-    api = HfApi(token=token)
+    try:
+        return _send(HfApi(token=token), out, repo_id, private, gated, tag, report, card, files)
+    except _http_errors() as e:  # an unreachable endpoint, a refused token: one line, the folder as it was
+        from huggingface_hub import constants
+
+        raise SimspineError(
+            f"{constants.ENDPOINT}: publishing {repo_id} failed ({type(e).__name__}: {e})"
+        ) from e
+
+
+def _http_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client's base error that huggingface_hub raises through (its ``HfHubHTTPError``
+    derives from it; connection errors are of it too)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return (HfHubHTTPError, *(c for c in HfHubHTTPError.__mro__[1:] if c.__name__ == "HTTPError"))
+
+
+def _send(
+    api: HfApi,
+    out: Path,
+    repo_id: str,
+    private: bool,
+    gated: bool,
+    tag: str | None,
+    report: dict,
+    card: bytes,
+    files: list[str],
+) -> dict:
+    """The repo, its settings, one commit of the card and ``files``, and the tag."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
     repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if gated:
         api.update_repo_settings(repo_id, repo_type="dataset", gated="auto")

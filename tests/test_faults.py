@@ -143,3 +143,69 @@ def test_a_malformed_card_is_one_line_for_validate(built, tmp_path, capsys) -> N
     assert main(["validate", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("simspine: error: ") and "README.md" in err and "\n" not in err
+
+
+def test_publish_to_an_unreachable_endpoint_is_one_line_and_leaves_the_card(built, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    card = (built / "README.md").read_bytes()
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x"}
+    command = [sys.executable, "-m", "simspine_dataset", "publish", str(built), "--repo-id", "a/b", "--gated"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert (
+        lines[-1].startswith("simspine: error: http://127.0.0.1:9: publishing a/b failed") and len(lines) == 1
+    )
+    assert (built / "README.md").read_bytes() == card  # 49caca7 rewrote the local card first
+
+
+def test_bad_command_line_inputs_are_one_line(capture, tmp_path, capsys) -> None:
+    from simspine_dataset.cli import main
+
+    demo = ["capture-demo", str(tmp_path / "c")]
+    public = ["build", str(capture), str(tmp_path / "o"), "--release", "public", "--frames", "crop"]
+    for args in ([*demo, "--seconds", "inf"], [*demo, "--mocap-noise-mm", "nan"], public):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("simspine: error: ") and "\n" not in err, err
+    assert not (tmp_path / "c").exists()  # nothing written
+
+
+def test_an_output_folder_inside_the_capture_is_not_a_subject(capture, tmp_path) -> None:
+    """A build written to RAW/S10: 49caca7 then took S10 for a subject without mocap and every later
+    build of RAW failed it."""
+    raw = tmp_path / "raw"
+    shutil.copytree(capture, raw)
+    build(raw, raw / "S10", BuildConfig(check_videos=False))
+    report = build(raw, tmp_path / "out", BuildConfig(check_videos=False))
+    assert {e["status"] for e in report["sequences"]} == {"ok"}
+
+
+def test_a_capture_without_sequences_is_an_error(tmp_path, capsys) -> None:
+    from simspine_dataset.cli import main
+    from simspine_dataset.io.h36m_metadata import write_metadata
+
+    write_metadata(tmp_path / "raw" / "metadata.xml", [], {})
+    assert main(["build", str(tmp_path / "raw"), str(tmp_path / "out")]) == 2
+    assert "holds no sequences" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace("<item>54138969</item>", "<item/>", 1), "index2id"),
+        (lambda t: t.replace("<w0>[", "<w0>[x ", 1), "<w0> holds a value that is not a number"),
+    ],
+)
+def test_a_broken_metadata_file_names_itself(capture, tmp_path, capsys, change, message) -> None:
+    from simspine_dataset.cli import main
+
+    raw = tmp_path / "raw"
+    shutil.copytree(capture, raw)
+    (raw / "metadata.xml").write_text(change((raw / "metadata.xml").read_text()))
+    assert main(["inspect", str(raw)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"simspine: error: {raw / 'metadata.xml'}: ") and message in err

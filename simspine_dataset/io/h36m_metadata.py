@@ -121,7 +121,10 @@ def _parse_cameras(
     subjects: Sequence[str],
     sizes: Mapping[tuple[str, str], tuple[int, int]],
 ) -> dict[str, dict[str, Camera]]:
-    w0 = _numbers(root.findtext("w0"))
+    try:
+        w0 = _numbers(root.findtext("w0"))
+    except ValueError as e:
+        raise MetadataError(path, f"<w0> holds a value that is not a number ({e})") from e
     if w0.size != W0_LENGTH:
         raise MetadataError(path, f"<w0> holds {w0.size} numbers, expected {W0_LENGTH}")
     cameras: dict[str, dict[str, Camera]] = {}
@@ -137,9 +140,12 @@ def _parse_cameras(
             fx, fy, cx, cy, k1, k2, k3, p_a, p_b = intrinsic
             width, height = sizes.get((subject, camera_id), (1000, 1000))
             intrinsics = (fx, fy, cx, cy, k1, k2, k3, p_b, p_a)  # the formula's p1, p2 = pB, pA
-            cameras[subject][camera_id] = Camera.from_center(
-                camera_id, intrinsics, _rotation_xyz(rx, ry, rz), center, width, height
-            )
+            try:
+                cameras[subject][camera_id] = Camera.from_center(
+                    camera_id, intrinsics, _rotation_xyz(rx, ry, rz), center, width, height
+                )
+            except ValueError as e:  # NaN or infinite numbers
+                raise MetadataError(path, f"<w0>: camera {camera_id} of {subject} is unusable ({e})") from e
     return cameras
 
 
@@ -196,9 +202,11 @@ def read_metadata(path: str | Path) -> H36MMetadata:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
         raise CorruptFileError(path, f"not well-formed XML ({e})") from e
-    camera_ids = tuple(item.text.strip() for item in root.findall("dbcameras/index2id/item"))
-    if len(camera_ids) != NUM_CAMERA_SLOTS:
-        raise MetadataError(path, f"<dbcameras><index2id> lists {len(camera_ids)} cameras, expected 4")
+    camera_ids = tuple((item.text or "").strip() for item in root.findall("dbcameras/index2id/item"))
+    if len(camera_ids) != NUM_CAMERA_SLOTS or not all(camera_ids):
+        raise MetadataError(
+            path, f"<dbcameras><index2id> lists cameras {list(camera_ids)}, expected 4 camera ids"
+        )
     action_names = tuple((item.text or "").strip() for item in root.findall("actionnames/item"))
     subjects, table, sizes = _parse_mapping(path, root, action_names, camera_ids)
     counts = _frame_counts(root, subjects)

@@ -18,7 +18,7 @@ def read_report(out: str | Path) -> dict:
     try:
         report = json.loads(path.read_text())
     except FileNotFoundError as e:
-        raise SimspineError(f"{path}: not found: {Path(out)} is not a build folder") from e
+        raise SimspineError(f"{Path(out)}: not a build folder (no {REPORT})") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SimspineError(f"{path}: not readable as JSON ({e})") from e
     if not isinstance(report, dict) or any(key not in report for key in REQUIRED):

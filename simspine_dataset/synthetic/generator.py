@@ -71,6 +71,16 @@ class CaptureSettings:
     workers: int = 1
     fps_hz: float = h36m.FPS_HZ
 
+    def __post_init__(self) -> None:
+        from simspine_dataset.config import require
+
+        require(np.isfinite(self.seconds) and 0 < self.seconds <= 3600, "seconds", self.seconds, "(0, 3600]")
+        noise = self.mocap_noise_mm
+        require(np.isfinite(noise) and noise >= 0, "mocap_noise_mm", noise, "a finite number >= 0")
+        require(self.workers >= 1, "workers", self.workers, ">= 1")
+        unknown = sorted(set(self.actions) - set(h36m.ACTIONS))
+        require(not unknown and bool(self.actions), "actions", unknown or self.actions, "Human3.6M's actions")
+
 
 @cache
 def _sequence_names() -> dict:
