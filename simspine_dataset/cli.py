@@ -172,7 +172,7 @@ def _detect(args: argparse.Namespace) -> int:
     """2D keypoints of every video -> SpinePose-format detections; exit status 1 when any failed."""
     from tqdm import tqdm
 
-    from simspine_dataset.detect import DetectConfig, detect
+    from simspine_dataset.detect import REPORT, DetectConfig, detect
     from simspine_dataset.io.detections import MARKER
 
     config = DetectConfig(
@@ -193,7 +193,7 @@ def _detect(args: argparse.Namespace) -> int:
     if args.executor != "local":
         from simspine_dataset.distributed import run_detect
 
-        jobs = run_detect(
+        report = run_detect(
             args.raw,
             args.detections,
             config,
@@ -202,16 +202,20 @@ def _detect(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **_slurm_options(args),
         )
-        done = f"submitted Slurm job {' '.join(jobs)}" if jobs else "finished"
-        print(f"detect on {args.executor}: {done}; markers in {args.detections}/*/*/{MARKER}")
-        return 0
-    with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
+        if "submitted" in report:
+            print(
+                f"submitted Slurm jobs {' '.join(report['submitted'])}; {args.detections}/{REPORT} appears "
+                f"when they finish (markers in {args.detections}/*/*/{MARKER})"
+            )
+            return 0
+    else:
+        with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
 
-        def progress(result: VideoResult) -> None:
-            bar.update()
-            bar.set_postfix_str(f"{result.subject} {result.sequence}.{result.camera} {result.status}")
+            def progress(result: VideoResult) -> None:
+                bar.update()
+                bar.set_postfix_str(f"{result.subject} {result.sequence}.{result.camera} {result.status}")
 
-        report = detect(args.raw, args.detections, config, progress)
+            report = detect(args.raw, args.detections, config, progress)
     counts = report["videos"]
     print(
         f"detected {args.detections}: {counts['done']} videos done, {counts['skipped']} already done, "

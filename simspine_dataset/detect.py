@@ -307,8 +307,26 @@ def detect_video(
     config: DetectConfig,
     detector: PersonDetector | None = None,
 ) -> VideoResult:
-    """Detect one video into ``out`` (skipped when its marker matches); raises on bad input."""
+    """Detect one video into ``out`` (skipped when its marker matches); raises on bad input. Holds
+    the video's lock: another ``detect`` on the same folder waits for it, then finds it done."""
+    from filelock import FileLock
+
     folder = det_io.video_folder(out, record.subject, record.sequence, camera.id)
+    lock = Path(out) / ".locks" / record.subject / f"{folder.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock):
+        return _detect_video(folder, record, camera, model, config, detector)
+
+
+def _detect_video(
+    folder: Path,
+    record: SequenceRecord,
+    camera: Camera,
+    model: TopDownModel,
+    config: DetectConfig,
+    detector: PersonDetector | None,
+) -> VideoResult:
+    """``detect_video``'s work, under the video's lock."""
     key = unit_key(record, camera.id, model.identity, config)
     previous = _previous(folder)
     name = (record.subject, record.sequence, camera.id)
@@ -366,7 +384,7 @@ def detect_video(
 _WORKER: dict[str, object] = {}
 
 
-def _unit(args: tuple[Path, SequenceRecord, Camera, DetectConfig]) -> VideoResult:
+def run_unit(args: tuple[Path, SequenceRecord, Camera, DetectConfig]) -> VideoResult:
     """A video unit that never raises: any failure is recorded in its result."""
     out, record, camera, config = args
     try:
@@ -410,15 +428,44 @@ def detect(
     if config.workers > 1:
         _WORKER.clear()  # each worker loads its own
         with ProcessPoolExecutor(config.workers) as pool:
-            for result in pool.map(_unit, jobs):
+            for result in pool.map(run_unit, jobs):
                 results.append(result)
                 progress and progress(result)
     else:
         for job in jobs:
-            results.append(_unit(job))
+            results.append(run_unit(job))
             progress and progress(results[-1])
     _WORKER.clear()
     return write_report(out, model.identity, config, [*results, *problems])
+
+
+UNIT_RESULT = ".results/{subject}/{sequence}.{camera}.json"  # a video unit's result, for executors
+
+
+def record_result(out: Path, result: VideoResult) -> None:
+    """Keep a video unit's result beside the detections (units that run as separate tasks)."""
+    write_text_atomic(
+        _result_path(out, result.subject, result.sequence, result.camera), json.dumps(asdict(result))
+    )
+
+
+def _result_path(out: Path, subject: str, sequence: str, camera: str) -> Path:
+    return Path(out) / UNIT_RESULT.format(subject=subject, sequence=sequence, camera=camera)
+
+
+def collect(raw: str | Path, out: Path, config: DetectConfig) -> dict:
+    """After units ran elsewhere (``distributed``): every planned video's recorded result (a unit
+    that never finished is a failure, named), then ``detect_report.json`` as ``detect`` writes it."""
+    units, problems = plan(raw, config)
+    results = []
+    for record, camera in units:
+        path = _result_path(out, record.subject, record.sequence, camera.id)
+        try:
+            results.append(VideoResult(**json.loads(path.read_text())))
+        except (OSError, json.JSONDecodeError, TypeError):
+            results.append(VideoResult(record.subject, record.sequence, camera.id, "failed",
+                                       error=f"its unit did not finish (no {path.name})"))  # fmt: skip
+    return write_report(out, config.load_model().identity, config, [*results, *problems])
 
 
 def write_report(out: Path, model_identity: str, config: DetectConfig, results: list[VideoResult]) -> dict:

@@ -141,22 +141,29 @@ def executors(
 
 
 class DetectStage(PipelineStep):
-    """``simspine detect``'s video units as one datatrove step: task ``r`` of ``n`` takes videos
-    ``r, r + n, ...`` (each skips videos already done, so a relaunch resumes)."""
+    """``simspine detect`` as datatrove steps: ``units`` (task ``r`` of ``n`` takes videos
+    ``r, r + n, ...``; each skips videos already done, so a relaunch resumes; each video's result is
+    recorded beside the detections), then ``report`` (one task: ``detect_report.json`` from every
+    video's result, a unit that never finished named as failed)."""
 
     name = "simspine detect"
     type = "🦴 DETECT"
 
-    def __init__(self, raw: str, out: str, config: DetectConfig) -> None:
+    def __init__(self, stage: str, raw: str, out: str, config: DetectConfig) -> None:
         super().__init__()
-        self.raw, self.out, self.config = str(raw), str(out), config
+        if stage not in ("units", "report"):
+            raise ValueError(f"unknown detect stage {stage!r}")
+        self.stage, self.raw, self.out, self.config = stage, str(raw), str(out), config
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from simspine_dataset.detect import _unit, plan
+        from simspine_dataset.detect import collect, plan, record_result, run_unit
 
+        if self.stage == "report":
+            collect(self.raw, Path(self.out), self.config)
+            return data
         units, _ = plan(self.raw, self.config)
         for record, camera in units[rank::world_size]:
-            _unit((Path(self.out), record, camera, self.config))
+            record_result(Path(self.out), run_unit((Path(self.out), record, camera, self.config)))
         return data
 
 
@@ -168,21 +175,29 @@ def run_detect(
     tasks: int = 4,
     logging_dir: str | Path | None = None,
     **options,
-) -> list[str]:
-    """``detect`` on a datatrove executor; the logging folder is keyed by the model and settings,
-    so a changed model is not skipped as finished. Returns the Slurm job ids (none otherwise)."""
+) -> dict:
+    """``detect`` on a datatrove executor: the units, then the report (chained). Returns the report
+    (``detect_report.json``), or for Slurm, which only submits, ``{"submitted": [job ids]}``. The
+    logging folder is keyed by the model and settings, so a changed model is not skipped as finished."""
     job_class = executor_class(executor)
     key = hashlib.sha256(
         repr((config.load_model().identity, config.boxes, config.stride)).encode()
     ).hexdigest()
     logs = Path(logging_dir) if logging_dir else Path(out) / ".logs" / key[:16]
-    common = {"pipeline": [DetectStage(raw, out, config)], "tasks": tasks, "logging_dir": str(logs)}
+    previous = None
+    for stage, n in (("units", tasks), ("report", 1)):
+        common = {"pipeline": [DetectStage(stage, raw, out, config)], "tasks": n,
+                  "logging_dir": str(logs / stage), "depends": previous}  # fmt: skip
+        if executor == "slurm":
+            previous = job_class(**common, job_name=f"simspine-detect-{stage}", **options)
+        else:
+            previous = job_class(**common, workers=min(n, config.workers), **options)
+    previous.run()
     if executor == "slurm":
-        job = job_class(**common, job_name="simspine-detect", **options)
-    else:
-        job = job_class(**common, workers=min(tasks, config.workers), **options)
-    job.run()
-    return [str(job.job_id)] if executor == "slurm" else []
+        return {"submitted": [str(previous.depends.job_id), str(previous.job_id)]}
+    from simspine_dataset.detect import REPORT
+
+    return json.loads((Path(out) / REPORT).read_text())
 
 
 def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,10 +182,44 @@ def test_datatrove_executor_gives_the_same_detections(capture: Path, model: Path
     from simspine_dataset.distributed import run_detect
 
     config = DetectConfig(onnx=str(model), subjects=("S9",), workers=2)
-    run_detect(capture, tmp_path / "dt", config, "datatrove", tasks=2)
-    detect(capture, tmp_path / "local", DetectConfig(onnx=str(model), subjects=("S9",)))
+    report = run_detect(capture, tmp_path / "dt", config, "datatrove", tasks=2)
+    local = detect(capture, tmp_path / "local", DetectConfig(onnx=str(model), subjects=("S9",)))
     digests = {k: v["digest"] for k, v in markers(tmp_path / "dt").items()}
     assert len(digests) == 16 and digests == {k: v["digest"] for k, v in markers(tmp_path / "local").items()}
+    assert report["videos"] == local["videos"] == {"done": 16, "skipped": 0, "failed": 0}
+    assert json.loads((tmp_path / "dt" / "detect_report.json").read_text())["videos"]["done"] == 16
+
+
+def test_a_failed_video_on_an_executor_is_reported_with_exit_1(capture, model, tmp_path, capsys) -> None:
+    """49caca7's ``detect --executor datatrove`` wrote no report, swallowed unit errors, exited 0."""
+    pytest.importorskip("datatrove")
+    raw = tmp_path / "raw"
+    shutil.copytree(capture, raw)
+    broken = next(raw.glob("S9/Videos/Walking.*.mp4"))
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 3])  # decodes some frames only
+    args = ["detect", str(raw), str(tmp_path / "dt"), "--onnx", str(model), "--subjects", "S9"]
+    assert main([*args, "--executor", "datatrove", "--tasks", "2"]) == 1
+    report = json.loads((tmp_path / "dt" / "detect_report.json").read_text())
+    assert report["videos"]["failed"] >= 1
+    assert f"FAILED  {broken}" in capsys.readouterr().out  # the broken video, named
+
+
+def test_two_detects_at_once_share_the_work_without_failures(capture, model, tmp_path) -> None:
+    """Two ``simspine detect`` on one folder at once: 49caca7 reported 10 spurious failures (each
+    removed the other's temporary folders); now each video is done once, under its lock."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "simspine_dataset", "detect", str(capture), str(tmp_path / "d"),
+               "--onnx", str(model), "--subjects", "S9"]  # fmt: skip
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    report = json.loads((tmp_path / "d" / "detect_report.json").read_text())
+    assert report["videos"]["failed"] == 0
+    assert len(markers(tmp_path / "d")) == 16
 
 
 def test_boxes_from_spinepose_person_detector(capture: Path, tmp_path: Path, monkeypatch) -> None:
