@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.biomech.gates import sequence_gate
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import LUMBAR_RHYTHM, model_spec
 from simspine_dataset.biomech.pipeline import scale_from_mocap, simulate_sequence
@@ -67,6 +68,7 @@ def measure(root: Path, subject: str, config: SimulationConfig, detections: bool
     joints = {s.key: load_mocap(s).joints_world_mm for s in records}
     spec = model_spec(config.ik.spine)
     scale = scale_from_mocap(subject, list(joints.values()), config, spec)
+    gate_ratios = [scale.gate(1.0).found_mm / scale.gate(1.0).expected_mm]  # scaling, then each sequence
     model = KinematicModel(scale.scaled_spec(spec))
     pairs = rigid_keypoint_pairs(spec)
     spine, lumbar, flexion, rigid, seconds, frames = [], [], [], [], 0.0, 0
@@ -77,6 +79,8 @@ def measure(root: Path, subject: str, config: SimulationConfig, detections: bool
         start = time.perf_counter()
         result = simulate_sequence(record.key, model, joints[record.key], config, pseudo)
         seconds += time.perf_counter() - start
+        verdict = sequence_gate(result.fit_residual_mocap_mm, result.expected_residual_mocap_mm, 1.0)
+        gate_ratios.append(verdict.found_mm / verdict.expected_mm)
         frames += len(result.coordinates)
         truth = np.load(root / GROUND_TRUTH.format(subject=subject, sequence=record.sequence))
         error = np.linalg.norm(result.keypoints_world_mm - truth["keypoints_world_mm"], axis=-1)
@@ -95,6 +99,8 @@ def measure(root: Path, subject: str, config: SimulationConfig, detections: bool
         "lumbar_flexion_rms_deg": float(np.sqrt(np.mean((flexion * sum(LUMBAR_RHYTHM_FLEX)) ** 2))),
         "rigid_change_mm": float(max(rigid)),
         "frames_per_s": frames / seconds,
+        "scaling_gate_ratio": gate_ratios[0],  # residual over what the measured noise explains
+        "sequence_gate_ratio": max(gate_ratios[1:]),  # the gates trip above gates.residual_factor
     }
     row |= rank_correlations(np.concatenate(uncertainty), np.concatenate(errors))
     for level, factor in zip(LUMBAR_RHYTHM, LUMBAR_RHYTHM_FLEX, strict=True):
@@ -131,8 +137,11 @@ def main() -> None:
     parser.add_argument("--noise-mm", type=float, nargs="+", default=[0.0, 1.0, 3.0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_lq"))
     parser.add_argument("--detections", choices=("both", "yes", "no"), default="both")
+    parser.add_argument("--settings", choices=("both", "current"), default="both")
     args = parser.parse_args()
     settings = {"previous": previous_config(), "current": SimulationConfig()}
+    if args.settings == "current":
+        settings.pop("previous")
     print(
         f"{'noise':>5} {'detections':>10} {'setting':>9} {'spine-15':>8} {'lumbar':>7} {'flex RMS':>8} "
         + " ".join(f"{level:>6}" for level in LUMBAR_RHYTHM)
@@ -150,11 +159,17 @@ def main() -> None:
                     f"{r['lumbar_mm']:7.2f} {r['lumbar_flexion_rms_deg']:8.2f} "
                     + " ".join(f"{r[f'{level}_rms_deg']:6.2f}" for level in LUMBAR_RHYTHM)
                     + f" {r['rigid_change_mm']:6.2f} {r['frames_per_s']:8.0f}  "
-                    + ", ".join(f"{r[f'rho_{g}']:.2f} (p {r[f'p_{g}']:.0e})" for g in GROUPS),
+                    + ", ".join(f"{r[f'rho_{g}']:.2f} (p {r[f'p_{g}']:.0e})" for g in GROUPS)
+                    + f"; gates: scaling {r['scaling_gate_ratio']:.2f}, worst sequence {r['sequence_gate_ratio']:.2f}",
                     flush=True,
                 )
-            print(f"{'':27} time per frame, current / previous: {speed['previous'] / speed['current']:.2f}x")
-    print("(mm; flexion in degrees; rigid: largest change of a model-rigid keypoint distance in a sequence)")
+            if "previous" in speed:
+                print(
+                    f"{'':27} time per frame, current / previous: {speed['previous'] / speed['current']:.2f}x"
+                )
+    print("(mm; flexion in degrees; rigid: largest change of a model-rigid keypoint distance in a sequence; "
+          "gates: residual over what the measured marker noise explains, tripping above "
+          f"{SimulationConfig().gates.residual_factor:g})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ class SequenceFiles:
 
 @dataclass(frozen=True)
 class SequenceRecord:
-    """One usable sequence: who, what, which cameras, how many aligned frames."""
+    """One usable sequence: who, what, which cameras, how many mocap frames (and per camera, video)."""
 
     subject: str
     sequence: str  # file prefix as on disk, e.g. "Eating 2"
@@ -64,7 +64,7 @@ class SequenceRecord:
         if self.subaction not in (1, 2):
             raise ValueError(f"{self.key}: subaction must be 1 or 2, got {self.subaction}")
         if not 0 < self.n_frames <= self.n_frames_mocap:
-            raise ValueError(f"{self.key}: aligned frame count {self.n_frames} is invalid")
+            raise ValueError(f"{self.key}: frame count {self.n_frames} is invalid")
 
     @property
     def key(self) -> str:
@@ -123,7 +123,7 @@ class Capture:
 
 @dataclass(frozen=True)
 class SequenceMocap:
-    """Mocap of one sequence, truncated to the aligned frame count. Human3.6M units (mm, px)."""
+    """Mocap of one sequence, ``record.n_frames`` frames. Human3.6M units (mm, px)."""
 
     record: SequenceRecord = field(repr=False)
     joints_world_mm: np.ndarray  # (T, 32, 3)
