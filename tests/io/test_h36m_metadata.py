@@ -89,5 +89,5 @@ def test_malformed_files_raise_named_errors(tmp_path) -> None:
     with pytest.raises(CorruptFileError, match=r"metadata.xml: not well-formed XML"):
         read_metadata(bad)
     bad.write_text("<a><dbcameras><index2id><item>1</item></index2id></dbcameras></a>")
-    with pytest.raises(MetadataError, match="lists 1 cameras"):
+    with pytest.raises(MetadataError, match="lists cameras \\['1'\\], expected 4"):
         read_metadata(bad)
