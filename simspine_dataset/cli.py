@@ -276,6 +276,67 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if summary.failed_sequences else 0
 
 
+def _view(args: argparse.Namespace) -> int:
+    """A build, two builds or a raw capture in the Rerun viewer (or a saved recording)."""
+    from tqdm import tqdm
+
+    from simspine_dataset.view import view
+
+    with tqdm(total=2, desc="simspine view", unit="stage", disable=None) as bar:
+
+        def progress(stage: str) -> None:
+            bar.set_postfix_str(stage)
+            bar.update()
+
+        result = view(
+            args.location,
+            subject=args.subject,
+            sequence=args.sequence,
+            save=args.save,
+            serve=args.serve,
+            compare=args.compare,
+            capture=args.capture,
+            stride=args.stride,
+            max_frames=args.max_frames,
+            detections=args.detections,
+            progress=progress,
+        )
+    shown = f"{result['label']} ({result['frames']} frames)"
+    if result["saved"]:
+        print(f"saved {shown} to {result['saved']}: open it with `rerun {result['saved']}`")
+    elif result["url"]:
+        print(f"serving {shown} at {result['url']} and a web viewer on http://localhost:9090; Ctrl-C stops")
+        _wait_for_interrupt()
+    else:
+        print(f"sent {shown} to the viewer")
+    return 0
+
+
+def _wait_for_interrupt() -> None:
+    import time
+
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return
+
+
+def _add_view_parser(sub: argparse._SubParsersAction) -> None:
+    view = sub.add_parser("view", help="a build (folder or Hub repo) or a raw capture in the Rerun viewer")
+    view.add_argument("location", help="a build folder, ORG/NAME on the Hub, or with --capture a raw capture")
+    view.add_argument("--subject", help="the subject (default: the first built)")
+    view.add_argument("--sequence", help='its sequence, e.g. "Walking 1" (default: the first)')
+    view.add_argument("--save", type=Path, help="write the recording to FILE.rrd instead of showing it")
+    view.add_argument("--serve", action="store_true", help="serve it to a web viewer instead")
+    view.add_argument("--compare", help="a second build, shown beside the first with their distance")
+    view.add_argument("--capture", action="store_true", help="LOCATION is a raw capture (mocap, videos...)")
+    view.add_argument("--detections", type=Path, help="with --capture: detections (default RAW/detections)")
+    view.add_argument("--stride", type=int, default=5, help="with --capture: every Nth video frame (5)")
+    view.add_argument("--max-frames", type=int, help="the first N frames only (a quick look)")
+    view.set_defaults(run=_view)
+
+
 def _add_build_parser(sub: argparse._SubParsersAction) -> None:
     """``simspine build``: every option of ``BuildConfig`` and of the executors."""
     build = sub.add_parser("build", help="raw capture -> Hugging Face dataset folder")
@@ -461,6 +522,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     _add_publish_parser(sub)
+    _add_view_parser(sub)
 
     clean = sub.add_parser("clean", help="free a build folder's work units that its build does not use")
     clean.add_argument("out", type=Path, help="a build folder")
