@@ -264,6 +264,18 @@ def _settings(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _stills_table(images: list[tuple[str, str]], per_row: int = 5) -> str:
+    """The stills as a Markdown table of images, ``per_row`` to a row."""
+    if not images:
+        return "No rows were built."
+    cells = [f"![{action}]({path})" for action, path in images]
+    rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
+    width = min(per_row, len(cells))
+    lines = ["| " + " | ".join([""] * width) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def _detections_text(report: dict) -> str:
     """Whether detections were used, and which sequences' cameras had none."""
     if not report.get("config", {}).get("detections"):
@@ -276,13 +288,14 @@ def _detections_text(report: dict) -> str:
 
 
 def write_card(out: str | Path) -> Path:
-    """(Re)render ``OUT/README.md`` from the build folder (``render_card``)."""
-    return write_text_atomic(Path(out) / "README.md", render_card(out))
+    """(Re)render ``OUT/README.md`` and its figures from the build folder (``render_card``)."""
+    return write_text_atomic(Path(out) / "README.md", render_card(out, figures=True))
 
 
-def render_card(out: str | Path, location: str | None = None) -> str:
+def render_card(out: str | Path, location: str | None = None, figures: bool = False) -> str:
     """The card of a build folder; ``location`` is what ``load_dataset`` is given in its "how to
-    load" (default: the folder's path; ``publish`` gives the repo id)."""
+    load" (default: the folder's path; ``publish`` gives the repo id); ``figures``: (re)draw the
+    figures it shows (else those in ``figures/`` are named)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from simspine_dataset.io.report import read_report
@@ -302,13 +315,14 @@ def render_card(out: str | Path, location: str | None = None) -> str:
         pretty_name="SIMSPINE-style 3D spine keypoints",
     )
     template = resources.files("simspine_dataset").joinpath("data/card_template.md").read_text()
-    from simspine_dataset.figures import validity
+    from simspine_dataset.figures import stills, validity
 
     card = DatasetCard.from_template(
         data,
         template_str=template,
         config_hash=report.get("config_hash", ""),
-        validity=validity(out, report),
+        validity=validity(out, report, plot=figures),
+        stills=_stills_table(stills(out, report, plot=figures)),
         settings=_settings(report),
         pipeline=_pipeline(report),
         quality=_quality(out, report),

@@ -17,6 +17,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from simspine_dataset.io.atomic import write_text_atomic
 
 
@@ -247,6 +249,24 @@ REGION_NAMES: dict[str, str] = {
     "B": "the 22 body keypoints (limbs, face and foot pseudo-labels)",
     "All": "all 37 keypoints",
 }
+
+
+# Display colours (RGB) of the regions, for the viewer and the card's stills
+REGION_COLORS: dict[str, tuple[int, int, int]] = {
+    "S_L": (230, 85, 13),
+    "S_T": (49, 130, 189),
+    "S_C": (117, 107, 177),
+}
+SPINE_COLOR, BODY_COLOR = (253, 174, 107), (170, 170, 170)  # the other spine-centric keypoints, the body
+
+
+def display_colors() -> np.ndarray:
+    """(37, 3) uint8 RGB: lumbar, thoracic and cervical spine in their region's colour, the other
+    spine-centric keypoints light orange, the body grey."""
+    colors = np.array([SPINE_COLOR if i in REGIONS["S"] else BODY_COLOR for i in range(NUM_KEYPOINTS)])
+    for region, color in REGION_COLORS.items():
+        colors[list(REGIONS[region])] = color
+    return colors.astype(np.uint8)
 
 
 def skeleton_dict() -> dict:

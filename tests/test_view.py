@@ -128,3 +128,15 @@ def test_the_command_line_saves_and_says_how_to_open(build, tmp_path, capsys, mo
     monkeypatch.setitem(__import__("sys").modules, "rerun", None)  # the extra not installed
     assert main(["view", str(out)]) == 2
     assert 'pip install -e ".[view]"' in capsys.readouterr().err
+
+
+def test_the_card_shows_a_still_per_action_over_its_frames(build) -> None:
+    """The card names one still per action; with a frames config it is drawn over the crop."""
+    from PIL import Image
+
+    _, out = build
+    card = (out / "README.md").read_text()
+    assert "![Walking](figures/still_Walking.png)" in card
+    with Image.open(out / "figures" / "still_Walking.png") as still:
+        pixels = np.asarray(still.convert("RGB"), float)
+    assert still.size[0] > 200 and pixels.std() > 20  # a picture, not a blank figure

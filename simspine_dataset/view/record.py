@@ -34,25 +34,14 @@ if TYPE_CHECKING:
 
 SIMSPINE_CLASS = 1  # annotation-context class of the 37 keypoints
 H36M_CLASS = 2  # of the 32 Human3.6M joints (a raw capture's mocap)
-REGION_COLORS = {"S_L": (230, 85, 13), "S_T": (49, 130, 189), "S_C": (117, 107, 177)}
-SPINE_COLOR, BODY_COLOR = (253, 174, 107), (170, 170, 170)
 MIN_RADIUS_MM = 5.0
-
-
-def keypoint_colors() -> np.ndarray:
-    """(37, 3) RGB: lumbar, thoracic and cervical spine in their region's colour, the other
-    spine-centric keypoints light orange, the body grey."""
-    colors = np.array([SPINE_COLOR if i in sk.REGIONS["S"] else BODY_COLOR for i in range(sk.NUM_KEYPOINTS)])
-    for region, color in REGION_COLORS.items():
-        colors[list(sk.REGIONS[region])] = color
-    return colors.astype(np.uint8)
 
 
 def annotation_context() -> rr.AnnotationContext:
     """Names, colours and edges of the 37 keypoints and of Human3.6M's 32 joints."""
     import rerun as rr
 
-    colors = keypoint_colors()
+    colors = sk.display_colors()
     simspine = rr.ClassDescription(
         info=rr.AnnotationInfo(id=SIMSPINE_CLASS, label="SIMSPINE keypoints"),
         keypoint_annotations=[
@@ -62,7 +51,7 @@ def annotation_context() -> rr.AnnotationContext:
         keypoint_connections=list(sk.BONES),
     )
     h36m = rr.ClassDescription(
-        info=rr.AnnotationInfo(id=H36M_CLASS, label="Human3.6M joints", color=BODY_COLOR),
+        info=rr.AnnotationInfo(id=H36M_CLASS, label="Human3.6M joints", color=sk.BODY_COLOR),
         keypoint_annotations=[rr.AnnotationInfo(id=i, label=n) for i, n in enumerate(sk.H36M_JOINT_NAMES)],
         keypoint_connections=[(p, i) for i, p in enumerate(sk.H36M_PARENTS) if p >= 0],
     )
