@@ -245,3 +245,18 @@ def test_boxes_from_spinepose_person_detector(capture: Path, tmp_path: Path, mon
     others = [k for k in range(sk.NUM_KEYPOINTS) if k != spinetrack_0]
     np.testing.assert_allclose(xy[:, others], 500.0, atol=1e-6)
     np.testing.assert_allclose(xy[:, spinetrack_0], [[218.75, 125.0]] * 3, atol=1e-6)
+
+
+def test_a_moved_camera_redoes_its_videos(capture: Path, model: Path, tmp_path: Path) -> None:
+    """The mocap boxes are the joints projected through the calibration: 49caca7 reported every video
+    "already done" after a camera moved 200 mm in metadata.xml."""
+    from test_stale import move_camera
+
+    raw = tmp_path / "raw"
+    shutil.copytree(capture, raw)
+    config = DetectConfig(onnx=str(model), subjects=("S9",))
+    assert detect(raw, tmp_path / "d", config)["videos"]["done"] == 16
+    move_camera(raw, "S9", "55011271", 200.0)
+    report = detect(raw, tmp_path / "d", config)
+    redone = {r["sequence"] for r in report["results"] if r["status"] == "done" and r["camera"] == "55011271"}
+    assert report["videos"]["done"] == 4 and len(redone) == 4  # that camera's four videos, and only those
