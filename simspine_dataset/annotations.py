@@ -26,7 +26,10 @@ Rules, each logged where it applies:
   sequences only one side has are left out and listed in the build report;
 - frame counts that differ are cut to the shorter (frames at 50 Hz from 0 on both sides);
 - a .mot's translations (OpenSim's ``_tx``, ``_ty``, ``_tz`` coordinates) are metres, published in
-  mm like ours; its rotations degrees.
+  mm like ours; its rotations degrees. OpenSim's IK tool writes *coupled* coordinates (a transform
+  function other than +-1 x q, e.g. the official model's ``knee_angle_r_beta``) in radians even
+  in an ``inDegrees=yes`` file: with the release's ``models/<S>.osim`` beside it they are read as
+  such (without it, as the header says). Every coordinate of the .mot is kept, in its order.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +49,9 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import BadArrayError, MissingFileError, SimspineError, UnknownActionError
 from simspine_dataset.geometry.transforms import MM_PER_M, kinematic_axis, opensim_m_to_world_mm
 from simspine_dataset.io.release import Trial, read_h5, read_npz
+
+if TYPE_CHECKING:
+    import opensim
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +216,9 @@ def _load(ref: TrialRef) -> Trial:
     if mot.is_file():
         motion = read_mot(mot)
         values = motion.values if motion.in_degrees else _degrees(motion.values, motion.names)
+        model = root / "models" / f"{ref.subject}.osim"
+        if motion.in_degrees and model.is_file():  # coupled coordinates: radians, as OpenSim writes
+            values = _coupled_in_degrees(model, model.stat().st_mtime_ns, motion.names, values)
         names, kinematics = motion.names, values[: len(table.points)]
         if len(kinematics) < len(table.points):
             raise BadArrayError(mot, f"holds {len(kinematics)} frames, its TRC {len(table.points)}")
@@ -225,6 +235,22 @@ def _load(ref: TrialRef) -> Trial:
         ref.path,
         table.header_units,
     )
+
+
+def _coupled_in_degrees(model: Path, mtime_ns: int, names: tuple[str, ...], values: np.ndarray) -> np.ndarray:
+    from simspine_dataset.biomech.osim import degrees_where_opensim_stores_radians
+
+    return degrees_where_opensim_stores_radians(_release_model(model, mtime_ns), names, values)
+
+
+@cache
+def _release_model(path: Path, mtime_ns: int) -> opensim.Model:
+    """A release's model, loaded once per process (and again when the file changes)."""
+    from simspine_dataset.biomech.osim import load_osim
+
+    model = load_osim(path)
+    model.initSystem()  # the coordinates' motion types are known from here on
+    return model
 
 
 def _degrees(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

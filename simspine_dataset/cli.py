@@ -543,10 +543,13 @@ _INPUT_FOLDERS = {  # positional folders each command reads: missing ones are na
 }  # fmt: skip
 
 
-def _hint(error: Exception) -> str:
+def _hint(error: Exception, args: argparse.Namespace) -> str:
     """What to do about an expected error, when the message alone does not say."""
     from simspine_dataset.errors import CaptureError, MetadataError
 
+    annotations = getattr(args, "annotations", None)
+    if isinstance(error, CaptureError) and annotations and error.path.is_relative_to(Path(annotations)):
+        return " (--annotations reads the official release's files and names: README, 'OpenSim files')"
     if isinstance(error, CaptureError) and error.path.name == "metadata.xml":
         return " (RAW must be a Human3.6M-layout folder with metadata.xml at its root; see README)"
     if isinstance(error, MetadataError) and error.path.suffix == ".json":
@@ -575,6 +578,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        message = " ".join(f"{e}{_hint(e)}".split())  # one line, whatever the library's message holds
+        message = " ".join(f"{e}{_hint(e, args)}".split())  # one line, whatever the library's message holds
         print(f"simspine: error: {message}", file=sys.stderr)
         return 2

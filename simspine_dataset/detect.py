@@ -22,7 +22,6 @@ model changed. A failing video is reported by name and the others finish.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -33,7 +32,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from os import getpid
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +40,7 @@ from simspine_dataset.capture import SequenceRecord, discover, load_mocap
 from simspine_dataset.errors import CorruptVideoError, SimspineError
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.io import detections as det_io
-from simspine_dataset.io.atomic import write_text_atomic
+from simspine_dataset.io.atomic import staging_folder, swap_in, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
 from simspine_dataset.pose_models import CropBatch, TopDownModel, crop_images, crop_transform
 
@@ -272,23 +270,6 @@ def _prefetch(items: Iterator, depth: int) -> Iterator:
         thread.join(timeout=5)
 
 
-def _temp_folder(final: Path) -> Path:
-    for stale in final.parent.glob(glob.escape(f".{final.name}.tmp") + "*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
-    tmp = final.with_name(f".{final.name}.tmp{getpid()}")
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by the complete ``tmp`` folder (an older result goes only after)."""
-    old = final.with_name(f".{final.name}.old{getpid()}")
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _previous(folder: Path) -> dict | None:
     """The marker of an earlier run, ``{}`` for a folder not written by ``detect``, None if absent."""
     if not folder.exists():
@@ -339,7 +320,7 @@ def _detect_video(
         )
     frames = np.arange(0, record.frames_of(camera.id), config.stride)
     boxes = mocap_boxes(record, camera) if detector is None else None
-    tmp, timer, digest = _temp_folder(folder), _Timer(), hashlib.sha256()
+    tmp, timer, digest = staging_folder(folder), _Timer(), hashlib.sha256()
     people = written = 0
     started = time.perf_counter()
     try:
@@ -374,7 +355,7 @@ def _detect_video(
             "seconds": seconds,
         }
         (tmp / det_io.MARKER).write_text(json.dumps(marker, indent=1))
-        _swap_in(tmp, folder)
+        swap_in(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return VideoResult(*name, "done", len(frames), people, seconds=seconds)

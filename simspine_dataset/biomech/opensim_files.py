@@ -53,12 +53,18 @@ class MotionTable:
     in_degrees: bool
 
 
-def _name_in_header(path: Path, name: str) -> None:
-    """A TRC's first line names its file: the final name, not the temporary one it was written to."""
+def _release_layout(path: Path, name: str) -> None:
+    """OpenSim's TRC writer output in the layout of SIMSPINE's and Pose2Sim's writers
+    (``reference/simspine_release.md``): line 1 names the final file (not the temporary one), frames
+    start at 1, no blank line after the header, no tab ending a data row (Pose2Sim's
+    ``convert_to_c3d`` reads it as an extra column)."""
     lines = path.read_text().split("\n")
-    fields = lines[0].split("\t")
-    lines[0] = "\t".join([*fields[:3], name])
-    path.write_text("\n".join(lines))
+    lines[0] = "\t".join([*lines[0].split("\t")[:3], name])
+    values = lines[2].split("\t")
+    values[6] = "1"  # OrigDataStartFrame, as their files say
+    lines[2] = "\t".join(values)
+    data = [line.rstrip("\t") for line in lines[5:] if line.strip()]
+    path.write_text("\n".join([*lines[:5], *data, ""]))
 
 
 def _table(
@@ -72,7 +78,8 @@ def _table(
 
 
 def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, rate_hz: float) -> Path:
-    """Markers (T, K, 3) in the OpenSim frame, metres -> a TRC (``Units m``); NaN stays missing."""
+    """Markers (T, K, 3) in the OpenSim frame, metres -> a TRC (``Units m``) in the release's layout,
+    written by OpenSim's ``TRCFileAdapter``; NaN stays missing."""
     osim = _osim()
     points = np.asarray(points_opensim_m, dtype=np.float64)
     if points.ndim != 3 or points.shape[1:] != (len(names), 3):
@@ -85,7 +92,7 @@ def write_trc(path: str | Path, names: list[str], points_opensim_m: np.ndarray, 
     path = Path(path)
     with atomic_path(path) as tmp:
         osim.TRCFileAdapter().write(table, str(tmp))
-        _name_in_header(tmp, path.name)
+        _release_layout(tmp, path.name)
     return path
 
 

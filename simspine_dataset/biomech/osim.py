@@ -245,3 +245,90 @@ def marker_positions(model: opensim.Model, state: opensim.State, names: Sequence
         v = markers.get(name).getLocationInGround(state)
         out[k] = (v.get(0), v.get(1), v.get(2))
     return out
+
+
+_ROTATIONAL = 1  # OpenSim's Coordinate::MotionType::Rotational
+
+
+def motion_as_opensim_writes(
+    model: opensim.Model, names: Sequence[str], values: np.ndarray, translational: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """Coordinates (T, Q) in table units (degrees, metres) -> every coordinate of ``model``, in its
+    order and in the numbers OpenSim's IK tool writes and its readers expect (T, N).
+
+    OpenSim converts degrees to radians only for *rotational* coordinates (``Storage::
+    convertDegreesToRadians``, the GUI, the analysis tools); a *coupled* one (a transform axis whose
+    function is not +-1 x q, e.g. our rhythm owners) is stored in its internal unit, radians, even in
+    an ``inDegrees=yes`` file. Coupler-dependent coordinates are computed from their constraint's
+    function; coordinates neither given nor dependent keep their default.
+    """
+    osim = _osim()
+    model.initSystem()
+    coordinates = model.getCoordinateSet()
+    order = [coordinates.get(i).getName() for i in range(coordinates.getSize())]
+    values = np.asarray(values, dtype=np.float64)
+    given = dict(zip(names, range(len(names)), strict=True))
+    internal = np.empty((len(values), len(order)))
+    for n, name in enumerate(order):  # internal units: radians, metres
+        if name in given:
+            column = values[:, given[name]]
+            internal[:, n] = column if translational[given[name]] else np.radians(column)
+        else:
+            internal[:, n] = coordinates.get(name).getDefaultValue()
+    constraints = model.getConstraintSet()
+    for i in range(constraints.getSize()):
+        coupler = osim.CoordinateCouplerConstraint.safeDownCast(constraints.get(i))
+        if coupler is None or not coupler.get_isEnforced():
+            continue
+        independent = coupler.getIndependentCoordinateNames()
+        inputs = internal[:, [order.index(independent.get(j)) for j in range(independent.getSize())]]
+        dependent = order.index(coupler.getDependentCoordinateName())
+        internal[:, dependent] = _evaluate(coupler.getFunction(), inputs)
+    types = np.array([coordinates.get(i).getMotionType() for i in range(len(order))])
+    return order, np.where(types == _ROTATIONAL, np.degrees(internal), internal)
+
+
+def _evaluate(function: opensim.Function, inputs: np.ndarray) -> np.ndarray:
+    """A coupler's function on (T, I) inputs: vectorised for a linear one, else value by value."""
+    osim = _osim()
+    linear = osim.LinearFunction.safeDownCast(function)
+    if linear is not None and inputs.shape[1] == 1:
+        return linear.getSlope() * inputs[:, 0] + linear.getIntercept()
+    vector = osim.Vector(inputs.shape[1], 0.0)
+    out = np.empty(len(inputs))
+    for t, row in enumerate(inputs):
+        for j, value in enumerate(row):
+            vector.set(j, float(value))
+        out[t] = function.calcValue(vector)
+    return out
+
+
+def degrees_where_opensim_stores_radians(
+    model: opensim.Model, names: Sequence[str], values: np.ndarray
+) -> np.ndarray:
+    """The inverse of ``motion_as_opensim_writes``' unit rule for an ``inDegrees=yes`` file read
+    as stored: its coupled rotational columns (radians) in degrees; other columns unchanged."""
+    coordinates = model.getCoordinateSet()
+    out = np.array(values, dtype=np.float64)
+    for k, name in enumerate(names):
+        if coordinates.contains(name):
+            coordinate = coordinates.get(name)
+            if coordinate.getMotionType() not in (_ROTATIONAL, _TRANSLATIONAL):
+                out[:, k] = np.degrees(out[:, k])
+    return out
+
+
+def place_markers_at(model: opensim.Model, sources: dict[str, str]) -> list[str]:
+    """Move each marker ``name`` of ``sources`` onto marker ``sources[name]`` (same frame, same
+    location); returns the names moved. Markers either side that the model lacks are skipped."""
+    markers = model.updMarkerSet()
+    moved = []
+    for name, source in sources.items():
+        if name == source or not (markers.contains(name) and markers.contains(source)):
+            continue
+        target, origin = markers.get(name), markers.get(source)
+        target.setParentFrameName(origin.getParentFrameName())
+        target.set_location(origin.get_location())
+        moved.append(name)
+    model.finalizeConnections()
+    return moved

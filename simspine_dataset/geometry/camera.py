@@ -295,12 +295,13 @@ class OpenCVCamera:
 
 
 def to_opencv(camera: Camera) -> OpenCVCamera:
-    """A Human3.6M camera as OpenCV's 4-term model (``opencv_distortion`` for the lens)."""
+    """A Human3.6M camera as OpenCV's 4-term model (``opencv_distortion`` for the lens), named by
+    its bare id: the official preprocessing copies the name into image names (``...1.54138969/``)."""
     import cv2
 
     rodrigues, _ = cv2.Rodrigues(camera.rotation)
     return OpenCVCamera(
-        f"cam_{camera.id}",
+        str(camera.id),
         camera.image_size,
         intrinsic_matrix(camera.intrinsics),
         opencv_distortion(camera.intrinsics, camera.image_size),

@@ -1,6 +1,7 @@
 """Pose2Sim's calibration file (``Calib_<S>.toml``, the official release's ``cameras/``).
 
-One table per camera with ``name``, ``size``, ``matrix``, ``distortions`` (k1, k2, p1, p2),
+One table per camera (``[cam_54138969]``) with ``name`` (the bare id, which the official
+preprocessing copies into image names), ``size``, ``matrix``, ``distortions`` (k1, k2, p1, p2),
 ``rotation`` (Rodrigues), ``translation`` (metres) and ``fisheye``; tables lacking any of these are
 not cameras (Pose2Sim's ``[metadata]``). OpenCV's convention, ``x = K distort(R X + t)``. The
 conversion from a Human3.6M camera is ``geometry.camera.to_opencv``; a build always takes its
@@ -31,8 +32,9 @@ def write_calibration(path: str | Path, cameras: Sequence[OpenCVCamera]) -> Path
     lines = []
     for camera in cameras:
         matrix = ", ".join(_numbers(row) for row in camera.matrix)
+        section = camera.name if camera.name[:1].isalpha() else f"cam_{camera.name}"  # a bare id
         lines += [
-            f"[{camera.name}]",
+            f"[{section}]",
             f'name = "{camera.name}"',
             f"size = [{camera.size_px[0]}, {camera.size_px[1]}]",
             f"matrix = [{matrix}]",

@@ -129,7 +129,11 @@ def read_h5(path: str | Path) -> list[Trial]:
     return trials
 
 
-_IMAGE = re.compile(r"^(?P<subject>S\d+)/(?P=subject)_(?P<trial>.+)\.(?P<camera>\d+)/.+_(?P<frame>\d+)\.jpg$")
+# their preprocessing copies the calibration's camera name: a bare id (ours), or cam_<id>
+_IMAGE = re.compile(
+    r"^(?P<subject>S\d+)/(?P=subject)_(?P<trial>.+)\.(?:cam_)?(?P<camera>\d+)/.+_(?P<frame>\d+)\.jpg$"
+)
+IMAGE_NAME_EXAMPLE = "S1/S1_Directions 1.54138969/S1_Directions 1.54138969_000000.jpg"
 
 
 def _npz_names(metadata: Mapping, key_words: tuple[str, str], count: int, path: Path) -> tuple[str, ...]:
@@ -162,7 +166,11 @@ def read_npz(path: str | Path) -> list[Trial]:
     for i, image in enumerate(images):
         match = _IMAGE.match(image)
         if match is None:
-            raise BadArrayError(path, f"imgname {image!r} is not <S>/<S>_<trial>.<camera>/..._<frame>.jpg")
+            raise BadArrayError(
+                path,
+                f"imgname {image!r} is not <S>/<S>_<trial>.<camera id>/..._<frame>.jpg "
+                f"(the official preprocessing's pattern, e.g. {IMAGE_NAME_EXAMPLE!r})",
+            )
         rows.setdefault((match["subject"], match["trial"]), {}).setdefault(int(match["frame"]), i)
     trials = []
     for (subject, name), frames in rows.items():

@@ -155,7 +155,8 @@ def test_the_pose2sim_calibration_round_trips_and_projects_like_opencv(tmp_path)
 
     written = [to_opencv(c) for c in CAMERAS]
     read = read_calibration(write_calibration(tmp_path / "Calib_S1.toml", written))
-    assert [c.name for c in read] == [f"cam_{c.id}" for c in CAMERAS]
+    assert [c.name for c in read] == [c.id for c in CAMERAS]  # bare ids, as image names take them
+    assert f"[cam_{CAMERAS[0].id}]" in (tmp_path / "Calib_S1.toml").read_text()
     points_m = random_joints(3, seed=4).reshape(-1, 3) / 1000.0
     for camera, theirs in zip(CAMERAS, read, strict=True):
         for field in ("matrix", "distortions", "rotation_rodrigues", "translation_m"):
