@@ -256,6 +256,8 @@ def _write_opensim(
     from simspine_dataset.io.pose2sim_calib import write_calibration
 
     loaded = {s: load_osim(dest / path) for s, path in models.items()}
+    for model in loaded.values():
+        model.initSystem()
     for subject, views in cameras.items():
         write_calibration(dest / CALIBRATION.format(subject=subject), [to_opencv(c) for c in views])
     names = [sk.NAMES[i] for i in kept]

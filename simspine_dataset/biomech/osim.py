@@ -260,10 +260,10 @@ def motion_as_opensim_writes(
     convertDegreesToRadians``, the GUI, the analysis tools); a *coupled* one (a transform axis whose
     function is not +-1 x q, e.g. our rhythm owners) is stored in its internal unit, radians, even in
     an ``inDegrees=yes`` file. Coupler-dependent coordinates are computed from their constraint's
-    function; coordinates neither given nor dependent keep their default.
+    function; coordinates neither given nor dependent keep their default. ``model`` must have been
+    initialised (``initSystem``: the coordinates' motion types are known from there on).
     """
     osim = _osim()
-    model.initSystem()
     coordinates = model.getCoordinateSet()
     order = [coordinates.get(i).getName() for i in range(coordinates.getSize())]
     values = np.asarray(values, dtype=np.float64)
