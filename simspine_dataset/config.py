@@ -141,7 +141,8 @@ class FilterConfig:
 
     space: str = "coordinates"
     # "butterworth": zero-phase low-pass at cutoff_hz (SIMSPINE's 5 Hz); "adaptive" (ours): per
-    # signal, the smoother whose strength its own measured noise and motion set (no cutoff)
+    # signal, the smoother whose strength its own measured noise and motion set (no cutoff to
+    # choose; never harder than a 4 Hz half-power, ``filters.ADAPTIVE_MIN_CUTOFF_HZ``)
     method: str = "adaptive"
     cutoff_hz: float = 5.0
     order: int = 2  # effective order after forward-backward filtering (Pose2Sim's convention)

@@ -125,13 +125,26 @@ def acceleration_variance(
     return np.maximum(total - LOW_BAND_LEAK * noise_var, floor_fraction * total)
 
 
+# The lowest half-power frequency ``smooth_adaptive`` may smooth down to (Hz)
+ADAPTIVE_MIN_CUTOFF_HZ = 4.0
+
+
+def whittaker_lambda(cutoff_hz: float, fps_hz: float) -> float:
+    """The second-difference Whittaker smoother's lambda whose gain 1 / (1 + lambda (2 - 2 cos w)^2)
+    is 1/2 at ``cutoff_hz``."""
+    return 1.0 / (2.0 - 2.0 * np.cos(2.0 * np.pi * cutoff_hz / fps_hz)) ** 2
+
+
 def smooth_adaptive(signal: np.ndarray, fps_hz: float = FPS_HZ) -> np.ndarray:
     """Each column of ``signal`` (T, ...) smoothed by the maximum a posteriori estimate under
     white measurement noise and white acceleration (a Whittaker smoother with a second-difference
     penalty), both variances measured on the column itself: the noise above fps / 4
     (``white_noise_std``), the acceleration below it minus the noise's leak. No cutoff to choose:
-    a quiet joint is smoothed hard, a fast one little. NaN runs are left out; columns too short to
-    measure are returned as they are."""
+    a quiet joint is smoothed hard, a fast one little; never harder than a half-power at
+    ``ADAPTIVE_MIN_CUTOFF_HZ``: a fast limb's own motion above fps / 4 (a swing's harmonics) reads
+    as noise, its leak then swallows the measured acceleration and lambda explodes (a noisy
+    walking wrist came out 30-41 mm from the truth, 4.6 mm as measured). NaN runs are left out;
+    columns too short to measure are returned as they are."""
     from scipy.linalg import solveh_banded
 
     x = np.asarray(signal, dtype=np.float64)
@@ -141,11 +154,12 @@ def smooth_adaptive(signal: np.ndarray, fps_hz: float = FPS_HZ) -> np.ndarray:
         return out.reshape(x.shape)
     noise = white_noise_std(flat, fps_hz) ** 2
     finite = np.isfinite(flat)
+    most = whittaker_lambda(ADAPTIVE_MIN_CUTOFF_HZ, fps_hz)
     for column in np.flatnonzero(np.isfinite(noise) & (noise > 0)):
         keep = finite[:, column]
         y = flat[keep, column]
         acceleration = max(float(acceleration_variance(y, fps_hz, noise[column])), 1e-18)
-        ratio = noise[column] / acceleration  # lambda in units of the data term
+        ratio = min(noise[column] / acceleration, most)  # lambda in units of the data term
         d0, d1, d2 = second_difference_gram(len(y))
         ab = np.zeros((3, len(y)))
         ab[0] = 1.0 + ratio * d0
