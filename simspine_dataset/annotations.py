@@ -40,7 +40,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,9 +48,6 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import BadArrayError, MissingFileError, SimspineError, UnknownActionError
 from simspine_dataset.geometry.transforms import MM_PER_M, kinematic_axis, opensim_m_to_world_mm
 from simspine_dataset.io.release import Trial, read_h5, read_npz
-
-if TYPE_CHECKING:
-    import opensim
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +240,7 @@ def _coupled_in_degrees(model: Path, mtime_ns: int, names: tuple[str, ...], valu
 
 
 @cache
-def _release_model(path: Path, mtime_ns: int) -> opensim.Model:
+def _release_model(path: Path, mtime_ns: int) -> object:  # an opensim.Model
     """A release's model, loaded once per process (and again when the file changes)."""
     from simspine_dataset.biomech.osim import load_osim
 

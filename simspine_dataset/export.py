@@ -38,7 +38,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -56,9 +55,6 @@ from simspine_dataset.geometry.transforms import (
 from simspine_dataset.io.atomic import staging_folder, swap_in, write_text_atomic
 from simspine_dataset.io.report import read_report
 from simspine_dataset.schema import BUILT_STATUSES
-
-if TYPE_CHECKING:
-    import opensim
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +228,9 @@ def _coordinates(sequence: ExportedSequence, axes: list[dict]) -> np.ndarray:
 
 
 def _motion(
-    sequence: ExportedSequence, axes: list[dict], model: opensim.Model | None
+    sequence: ExportedSequence,
+    axes: list[dict],
+    model: object | None,  # an opensim.Model
 ) -> tuple[list, np.ndarray]:
     """A sequence's MOT columns: every coordinate of its model as OpenSim writes them, or without a
     model the build's own coordinates (degrees, metres)."""
