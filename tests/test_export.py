@@ -480,3 +480,12 @@ def test_a_public_build_exports_the_official_public_markers_only(built, tmp_path
     export(tmp_path / "public", tmp_path / "release")
     names = {read_trc(p).names for p in (tmp_path / "release").glob("positions/*/*.trc")}
     assert names == {tuple(n for n in sk.SPINE_SUBSET_NAMES if n not in ("Hip", "Nose"))}
+
+
+def test_a_user_model_mapping_gone_since_the_build_exports_the_models_as_they_are(tmp_path, caplog) -> None:
+    from simspine_dataset.export import _keypoint_sources
+
+    assert _keypoint_sources({"model": str(tmp_path / "gone.json")}) == {}
+    assert "gone.json" in caplog.text and "exported as the model has them" in caplog.text
+    ours = _keypoint_sources({})
+    assert ours["Hip"] == "H36M_00" and len(ours) == sum(k.source == "mocap" for k in sk.KEYPOINTS)
