@@ -376,8 +376,11 @@ def solve_ik_opensim(
     coordinate_names: Sequence[str] | None = None,
 ) -> IKResult:
     """OpenSim's InverseKinematicsSolver, markers passed in memory. ``model`` is an OpenSim Model
-    (``initSystem`` is called here). Weights that change between frames are applied with
-    ``updateMarkerWeight``; a marker absent (weight 0) in frame 0 must not be required later."""
+    (``initSystem`` is called here). Weights that change between frames (detections'
+    confidences, markers absent for a while) are applied with ``updateMarkerWeight``; a changed
+    weight leaves OpenSim's assembler uninitialised (``track`` then raises "assemble() must be
+    called first"), so such a frame is solved by ``assemble``, which starts from the state's
+    current pose, the previous frame's solution: a warm start as ``track``'s."""
     import opensim as osim
 
     from simspine_dataset.biomech.osim import read_coordinate
@@ -411,9 +414,13 @@ def solve_ik_opensim(
         if t == 0:
             solver.assemble(state)
         else:  # (updating a weight before the first assemble crashes OpenSim 4.6)
-            for k in np.flatnonzero(obs.weights[t] != obs.weights[t - 1]):
+            changed = np.flatnonzero(obs.weights[t] != obs.weights[t - 1])
+            for k in changed:
                 solver.updateMarkerWeight(obs.names[k], float(obs.weights[t, k]))
-            solver.track(state)
+            if len(changed):
+                solver.assemble(state)
+            else:
+                solver.track(state)
         for i, name in enumerate(names):
             out[t, i] = read_coordinate(coords.get(name), state)
         for m in range(solver.getNumMarkersInUse()):
