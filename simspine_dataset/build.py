@@ -125,8 +125,7 @@ def _model_files(mapping: str) -> list[Path]:
     """A user model's mapping file and the files it names (their content is the model's identity)."""
     from simspine_dataset.biomech.user_model import UserModel
 
-    user = UserModel.from_json(mapping)
-    return [Path(mapping), user.osim_path, *([user.marker_file] if user.marker_file else [])]
+    return UserModel.resolve(mapping).files
 
 
 def _files_digest(paths: list[Path]) -> str:
@@ -234,7 +233,7 @@ def _scale_user_model(out: Path, subject: str, mocap: list[np.ndarray], config: 
     from simspine_dataset.biomech.user_model import UserModel, scale_user_model
     from simspine_dataset.geometry.transforms import world_mm_to_opensim_m
 
-    user = UserModel.from_json(config.model)
+    user = UserModel.resolve(config.model)
     joints_m = world_mm_to_opensim_m(np.concatenate(mocap, axis=0))
     model = scale_user_model(user, joints_m, config.simulation.scaling.mass_kg)
     write_osim(model, out / "models" / f"{subject}.osim")
@@ -398,8 +397,8 @@ def check_model(config: BuildConfig) -> list[str]:
     from simspine_dataset.biomech.model_table import h36m_marker_name
     from simspine_dataset.biomech.user_model import UserModel
 
-    user = UserModel.from_json(config.model)
-    user.check(config.model)
+    user = UserModel.resolve(config.model)
+    user.check(user.mapping_path or config.model)
     inputs = [h36m_marker_name(j) for j, w in config.simulation.ik.h36m_weights.items() if w > 0]
     if unmapped := user.unmapped(inputs):
         log.warning(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from simspine_dataset import __version__
 from simspine_dataset.h36m import ACTIONS
-from simspine_dataset.synthetic import DEMO_SUBJECTS
+from simspine_dataset.synthetic import DEMO_SUBJECTS, TRUTH_MODELS
 
 if TYPE_CHECKING:
     from simspine_dataset.detect import VideoResult
@@ -65,6 +65,7 @@ def _capture_demo(args: argparse.Namespace) -> int:
         detections=not args.no_detections,
         actions=tuple(args.actions),
         workers=args.workers,
+        truth_model=args.truth_model,
     )
     start = time.perf_counter()
     root = generate_capture(args.out, settings)
@@ -373,7 +374,9 @@ def _add_build_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--model",
         type=Path,
-        help="a user-supplied OpenSim model: its mapping JSON (.osim, markers, names; see README)",
+        help="the OpenSim model whose markers are the labels: 'simspine' (SIMSPINE's own model, from "
+        "pose2sim's files), an .osim with SIMSPINE's markers and bodies (the official Model.osim), or "
+        "a mapping JSON for any other model (see README); default: ours",
     )
     build.set_defaults(run=_build)
 
@@ -507,6 +510,12 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--workers", type=int, default=1, help="processes (takes are independent units)")
     cap.add_argument("--no-videos", action="store_true", help="skip the mp4 files (fast)")
     cap.add_argument("--no-detections", action="store_true", help="skip the SpinePose detections")
+    cap.add_argument(
+        "--truth-model",
+        choices=TRUTH_MODELS,
+        default="ours",
+        help="the model whose markers are the truth: ours (default) or SIMSPINE's own (pose2sim's files)",
+    )
     cap.set_defaults(run=_capture_demo)
 
     _add_detect_parser(sub)

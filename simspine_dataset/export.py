@@ -45,7 +45,7 @@ from simspine_dataset import h36m
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.biomech.osim import load_osim, motion_as_opensim_writes, place_markers_at, write_osim
-from simspine_dataset.errors import MetadataError, SimspineError
+from simspine_dataset.errors import MetadataError, MissingFileError, SimspineError
 from simspine_dataset.geometry.camera import Camera, to_opencv
 from simspine_dataset.geometry.transforms import (
     axes_is_translation,
@@ -337,9 +337,9 @@ def _keypoint_sources(config: dict) -> dict[str, str]:
         from simspine_dataset.biomech.user_model import UserModel
 
         try:
-            mapping = UserModel.from_json(config["model"]).markers
-        except MetadataError as e:  # moved or edited since the build: the models go as they are
-            log.warning("%s: the models' markers are exported as the model has them", e)
+            mapping = UserModel.resolve(config["model"]).markers
+        except (MetadataError, MissingFileError) as e:  # moved or edited since the build:
+            log.warning("%s: the models' markers are exported as the model has them", e)  # as they are
             return {}
     sources = {}
     for keypoint in sk.KEYPOINTS:

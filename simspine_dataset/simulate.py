@@ -126,7 +126,7 @@ def simulate(
         model = load_osim(out / scale["osim"])
         model.initSystem()
         result = simulate_sequence_user(
-            record.key, UserModel.from_json(config.model), model, joints, config.simulation, pseudo
+            record.key, UserModel.resolve(config.model), model, joints, config.simulation, pseudo
         )
         axes = coordinate_axes(model, result.coordinate_names)
     else:

@@ -211,6 +211,11 @@ def is_translational(coordinate: opensim.Coordinate) -> bool:
     return coordinate.getMotionType() == _TRANSLATIONAL
 
 
+def is_rotational(coordinate: opensim.Coordinate) -> bool:
+    """Rotational (degrees in a motion file); a *coupled* coordinate is neither (radians there)."""
+    return coordinate.getMotionType() == _ROTATIONAL
+
+
 def write_coordinate(coordinate: opensim.Coordinate, state: opensim.State, value: float) -> None:
     """Set an OpenSim coordinate from table units (the inverse of ``read_coordinate``)."""
     internal = value if coordinate.getMotionType() == _TRANSLATIONAL else math.radians(value)

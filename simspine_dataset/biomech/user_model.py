@@ -9,22 +9,35 @@ Described by a JSON mapping file, no code changes::
       "segments": {"torso": ["lumbar5", "torso"], "thigh": ["femur_r", "femur_l"], ...}
     }
 
+``--model simspine`` is SIMSPINE's own model as a preset (``data/simspine_model/mapping.json``):
+Pose2Sim's ``Model_Pose2Sim_muscles_flex.osim`` (``"model": "pose2sim:..."``, read from an installed
+``pose2sim==0.10.49``; its 62 coordinates are the official ``KINEMATIC_AXES``) with SIMSPINE's 33
+model markers (``markers.xml``, written by ``scripts/simspine_markers.py`` from the published table),
+its scaling segments, and the Human3.6M joints as markers where they sit on our model
+(``"h36m_joints_like_ours"``, ``simspine_model.place_like_ours``): the mocap is fitted by the joint
+centres it measures, not by SIMSPINE's surface markers centimetres away. ``--model PATH.osim``
+takes the same markers and mapping on another ``.osim`` (the official ``Model.osim``).
+
 ``markers`` maps our names (Human3.6M joints as ``H36M_NN``, keypoints by SIMSPINE name) to the
 model's markers: the IK inputs are the ``H36M_`` entries (and pseudo-markers if used) that are
 mapped (an unmapped one, e.g. Human3.6M's "Spine" joint that Pose2Sim marker sets lack, is left out
-of IK, logged and listed in the build report); a mapping that cannot scale every segment it names
-(no marker pair of ``SEGMENT_PAIRS`` mapped) is an error before any work starts (``check``). The
-output keypoints need the 37 SIMSPINE names (unmapped keypoints stay NaN unless the merge rules
-fill them from the mocap). ``segments`` lists the bodies each of our scale segments scales. Everything runs
-through OpenSim: factors from marker-pair distances (our recipe, step 1), ``Model.scale``, the
+of IK, logged and listed in the build report). Several of ours may map to one model marker (a
+Human3.6M joint and the detections' keypoint of the same point): each further source fits a copy
+of that marker (``<marker>@<ours>``), as OpenSim holds one observation per marker. A mapping that
+cannot scale every segment it names (no marker pair of ``SEGMENT_PAIRS`` mapped) is an error
+before any work starts (``check``). The output keypoints need the 37 SIMSPINE names (unmapped
+keypoints stay NaN unless the merge rules fill them from the mocap). ``segments`` lists the bodies
+each of our scale segments scales. Everything runs through OpenSim: factors from marker-pair
+distances (our recipe, step 1), ``Model.scale``, the
 ``InverseKinematicsSolver``, the model's markers after IK.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,11 +49,17 @@ from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.biomech.osim import marker_positions, write_coordinate
 from simspine_dataset.biomech.scaling import SEGMENT_PAIRS
 from simspine_dataset.config import SimulationConfig
-from simspine_dataset.errors import MetadataError
+from simspine_dataset.errors import MetadataError, MissingFileError
 from simspine_dataset.geometry.transforms import opensim_m_to_world_mm
 
 if TYPE_CHECKING:
     import opensim
+
+
+PRESET = "simspine"  # --model simspine: SIMSPINE's own model
+PRESET_MAPPING = Path(__file__).parents[1] / "data" / "simspine_model" / "mapping.json"
+POSE2SIM_PREFIX = "pose2sim:"  # a mapping's "model" inside the installed Pose2Sim package
+POSE2SIM_INSTALL = "pip install --no-deps pose2sim==0.10.49"
 
 
 @dataclass(frozen=True)
@@ -49,19 +68,41 @@ class UserModel:
     marker_file: Path | None
     markers: dict[str, str]  # ours -> theirs
     segments: dict[str, tuple[str, ...]]  # our scale segment -> their bodies
+    mapping_path: Path | None = None  # the mapping file this came from (part of the model's identity)
+    # add the Human3.6M joints as markers where they sit on our model (``simspine_model``)
+    h36m_joints_like_ours: bool = False
 
     @classmethod
-    def from_json(cls, path: str | Path) -> UserModel:
+    def resolve(cls, spec: str | Path) -> UserModel:
+        """``--model``'s value: ``simspine`` (SIMSPINE's model from Pose2Sim's files), an ``.osim``
+        (the preset's markers and mapping on that model, e.g. the official ``Model.osim``), or a
+        mapping JSON."""
+        if str(spec) == PRESET:
+            return cls.from_json(PRESET_MAPPING)
+        if str(spec).endswith(".osim"):
+            if not Path(spec).is_file():
+                raise MissingFileError(spec, "model file not found")
+            return replace(cls.from_json(PRESET_MAPPING, need_model=False), osim_path=Path(spec))
+        return cls.from_json(spec)
+
+    @classmethod
+    def from_json(cls, path: str | Path, need_model: bool = True) -> UserModel:
         path = Path(path)
         try:
             raw = json.loads(path.read_text())
-            model = path.parent / raw["model"]
+            model = _model_path(path, raw["model"], need_model)
             marker_file = path.parent / raw["marker_file"] if raw.get("marker_file") else None
-            return cls(
-                model, marker_file, dict(raw["markers"]), {k: tuple(v) for k, v in raw["segments"].items()}
-            )
+            markers, segments = dict(raw["markers"]), {k: tuple(v) for k, v in raw["segments"].items()}
+            like_ours = bool(raw.get("h36m_joints_like_ours", False))
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
             raise MetadataError(path, f"not a model mapping file ({type(e).__name__}: {e})") from e
+        return cls(model, marker_file, markers, segments, path, like_ours)
+
+    @property
+    def files(self) -> list[Path]:
+        """The files whose content is this model's identity."""
+        named = [self.mapping_path, self.osim_path, self.marker_file]
+        return [p for p in named if p is not None]
 
     def unmapped(self, names: Iterable[str]) -> list[str]:
         """Those of our ``names`` that the mapping lacks."""
@@ -95,7 +136,49 @@ class UserModel:
         if self.marker_file is not None:
             model.updateMarkerSet(osim.MarkerSet(str(self.marker_file)))
         model.initSystem()
+        if self.h36m_joints_like_ours:
+            from simspine_dataset.biomech.simspine_model import H36M_JOINTS, place_like_ours
+
+            place_like_ours(model, H36M_JOINTS)
         return model
+
+
+def _model_path(mapping: Path, name: str, need: bool) -> Path:
+    """A mapping's "model": beside the mapping, or ``pose2sim:<path>`` inside Pose2Sim's package."""
+    if not name.startswith(POSE2SIM_PREFIX):
+        return mapping.parent / name
+    found = importlib.util.find_spec("Pose2Sim")  # its files only: nothing of it is imported
+    if found is None or found.origin is None:
+        if not need:
+            return Path(name)
+        raise MetadataError(
+            mapping,
+            f"SIMSPINE's model is read from Pose2Sim's files: {POSE2SIM_INSTALL}, "
+            "or give the official model: --model PATH/Model.osim",
+        )
+    return Path(found.origin).parent / name.removeprefix(POSE2SIM_PREFIX)
+
+
+def ik_marker_names(user: UserModel, model: opensim.Model, ours: Iterable[str]) -> list[str]:
+    """The model marker each of ``ours`` (mapped names, in order) is fitted to: the mapped marker
+    for its first source, a copy of it (``<marker>@<ours>``, added to ``model`` on the same frame
+    and location) for every further one, as OpenSim holds one observation per marker."""
+    import opensim as osim
+
+    markers, names, added = model.getMarkerSet(), [], False
+    for name in ours:
+        theirs = user.markers[name]
+        if theirs in names:
+            alias = f"{theirs}@{name}"
+            if not markers.contains(alias):
+                original = markers.get(theirs)
+                model.addMarker(osim.Marker(alias, original.getParentFrame(), original.get_location()))
+                added = True
+            theirs = alias
+        names.append(theirs)
+    if added:
+        model.finalizeConnections()
+    return names
 
 
 def scale_user_model(user: UserModel, joints_m: np.ndarray, mass_kg: float) -> opensim.Model:
@@ -134,7 +217,7 @@ def user_keypoints(
     (T, 37, 3) world mm; NaN for keypoints the mapping lacks)."""
     keep = [k for k, name in enumerate(obs.names) if name in user.markers]  # unmapped: out of IK
     theirs = MarkerObservations(
-        tuple(user.markers[obs.names[k]] for k in keep),
+        tuple(ik_marker_names(user, model, [obs.names[k] for k in keep])),
         obs.positions_m[:, keep],
         obs.weights[:, keep],
         obs.fps_hz,

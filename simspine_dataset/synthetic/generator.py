@@ -35,7 +35,7 @@ import numpy as np
 from simspine_dataset import h36m
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
-from simspine_dataset.biomech.model_table import SEGMENTS, h36m_marker_name, model_spec
+from simspine_dataset.biomech.model_table import SEGMENTS, ModelSpec, h36m_marker_name, model_spec
 from simspine_dataset.biomech.vertebrae import merge_keypoints
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.geometry.filters import lowpass
@@ -44,7 +44,7 @@ from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.io.h36m_metadata import SequenceEntry, write_metadata
 from simspine_dataset.skeleton import J
-from simspine_dataset.synthetic import DEMO_SUBJECTS
+from simspine_dataset.synthetic import DEMO_SUBJECTS, TRUTH_MODELS
 from simspine_dataset.synthetic.detector import DetectorNoise, facing_camera, simulate_detections
 from simspine_dataset.synthetic.layout import write_sequence
 from simspine_dataset.synthetic.motions import action_motion
@@ -70,6 +70,7 @@ class CaptureSettings:
     actions: tuple[str, ...] = h36m.ACTIONS
     workers: int = 1
     fps_hz: float = h36m.FPS_HZ
+    truth_model: str = "ours"  # the model whose markers are the truth: "ours" or "simspine"
 
     def __post_init__(self) -> None:
         from simspine_dataset.config import require
@@ -80,6 +81,7 @@ class CaptureSettings:
         require(self.workers >= 1, "workers", self.workers, ">= 1")
         unknown = sorted(set(self.actions) - set(h36m.ACTIONS))
         require(not unknown and bool(self.actions), "actions", unknown or self.actions, "Human3.6M's actions")
+        require(self.truth_model in TRUTH_MODELS, "truth_model", self.truth_model, " | ".join(TRUTH_MODELS))
 
 
 @cache
@@ -138,10 +140,32 @@ def simulate_take(
         action_motion(spec, action, subaction, n_frames, rng, settings.fps_hz),
         settings.fps_hz,
     )
-    q_si = model.to_si(q)
-    joints = opensim_m_to_world_mm(model.markers(q_si, [h36m_marker_name(j) for j in J]))
-    simulated = opensim_m_to_world_mm(model.markers(q_si, sk.NAMES))
-    return q, joints, merge_keypoints(simulated, joints), factors, model.coordinate_names, rng
+    names = model.coordinate_names
+    if settings.truth_model == "simspine":
+        q, names, joints_m, simulated_m = _simspine_truth(spec, factors, names, q, settings.fps_hz)
+    else:
+        q_si = model.to_si(q)
+        joints_m = model.markers(q_si, [h36m_marker_name(j) for j in J])
+        simulated_m = model.markers(q_si, sk.NAMES)
+    joints, simulated = opensim_m_to_world_mm(joints_m), opensim_m_to_world_mm(simulated_m)
+    return q, joints, merge_keypoints(simulated, joints), factors, names, rng
+
+
+def _simspine_truth(
+    spec: ModelSpec, factors: dict[str, float], names: tuple[str, ...], q: np.ndarray, fps_hz: float
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray]:
+    """Our motion on SIMSPINE's model, set on the floor as ours is: (its coordinates (T, 62), their
+    names, joints (T, 32, 3), keypoints (T, 37, 3) OpenSim metres)."""
+    from simspine_dataset.biomech.simspine_model import drive, truth_model
+
+    translational = np.array([c.kind == "translation" for c in spec.coordinates])
+    order, values, joints, keypoints = drive(truth_model(spec, factors), names, q, translational)
+    feet = [sk.NAMES.index(n) for n in _FOOT_MARKERS]
+    lift = lowpass(-keypoints[:, feet, 1].min(axis=1), cutoff_hz=6.0, fps_hz=fps_hz) + 0.005  # m
+    values[:, order.index("pelvis_ty")] += lift
+    joints[..., 1] += lift[:, None]
+    keypoints[..., 1] += lift[:, None]
+    return values, order, joints, keypoints
 
 
 def generate_take(
