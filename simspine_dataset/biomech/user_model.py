@@ -221,6 +221,7 @@ def user_keypoints(
         obs.positions_m[:, keep],
         obs.weights[:, keep],
         obs.fps_hz,
+        obs.ray_directions[:, keep],  # (a ray's point is its camera's centre: never a marker position)
     )
     result = solve_ik_opensim(model, theirs, accuracy=config.ik.accuracy)
     state = model.initSystem()

@@ -45,3 +45,29 @@ def test_user_model_scaling_through_opensim(tmp_path) -> None:
     for joint, length, segment in (("knee_r", -0.40, "thigh"), ("elbow_l", -0.29, "arm")):
         offset = scaled.getJointSet().get(joint).get_frames(0).get_translation().get(1)
         np.testing.assert_allclose(offset / length, factors[segment], rtol=1e-6)  # rigid pairs: exact
+
+
+def test_a_keypoint_one_camera_saw_does_not_pull_a_user_model(tmp_path) -> None:
+    """A single-view observation is a ray whose point is the camera's centre, metres away: the
+    user-model path dropped the rays, and OpenSim fitted the marker to the camera (a synthetic
+    walk: a frame at 17 mm of mocap residual). OpenSim fits points only: the ray is left out."""
+    from simspine_dataset.biomech.ik import MarkerObservations
+
+    settings = CaptureSettings(subjects=("S7",), seconds=0.5, seed=4)
+    _, joints, keypoints, factors, _, _ = simulate_take("S7", "Greeting", 1, settings)
+    spec = model_spec()
+    user = export(tmp_path, scale_spec(spec, body_scale_factors(spec, factors)), segments={})
+    model = user.load()
+    mocap = ik_observations(joints[:5])
+    camera = np.array([3.0, 1.5, -4.0])  # m, OpenSim ground
+    spine = world_mm_to_opensim_m(keypoints[:5, [sk.INDEX["Spine_04"]]])
+    direction = (spine - camera) / np.linalg.norm(spine - camera, axis=-1, keepdims=True)
+    obs = MarkerObservations(
+        (*mocap.names, "Spine_04"),
+        np.concatenate([mocap.positions_m, np.broadcast_to(camera, spine.shape)], axis=1),
+        np.concatenate([mocap.weights, np.full((5, 1), 1.0)], axis=1),
+        mocap.fps_hz,
+        np.concatenate([np.zeros_like(mocap.positions_m), direction], axis=1),
+    )
+    result, _ = user_keypoints(user, model, obs, SimulationConfig(ik=IKConfig(accuracy=1e-8)))
+    assert np.nanmax(result.marker_rmse_m) < 1e-4 and np.isnan(result.marker_errors_m[:, -1]).all()
