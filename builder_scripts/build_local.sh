@@ -15,7 +15,7 @@ MODEL="${MODEL:-spinepose-m}"; WORKERS="${WORKERS:-$(nproc)}"
 cd "$(dirname "$0")/.."
 if [ -z "${SIMSPINE_SKIP_INSTALL:-}" ]; then
   .venv/bin/pip install --quiet -e ".[detect]"
-  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1
+  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1 pose2sim==0.10.49
 fi
 status=0
 .venv/bin/simspine inspect "$RAW" || { code=$?; [ "$code" -eq 1 ] || exit "$code"; status=1; }

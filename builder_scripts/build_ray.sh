@@ -12,7 +12,7 @@ TASKS="${TASKS:-64}"
 cd "$(dirname "$0")/.."
 if [ -z "${SIMSPINE_SKIP_INSTALL:-}" ]; then
   .venv/bin/pip install --quiet -e ".[distributed,detect]"
-  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1
+  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1 pose2sim==0.10.49
 fi
 status=0
 # shellcheck disable=SC2086  # DETECT_MODEL is options: split on purpose

@@ -13,7 +13,7 @@ TASKS="${TASKS:-64}"; PARTITION="${PARTITION:-cpu}"; TIME="${TIME:-12:00:00}"
 cd "$(dirname "$0")/.."
 .venv/bin/pip install --quiet -e ".[distributed,detect]"
 if [ "$PHASE" = detect ]; then
-  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1
+  .venv/bin/pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1 pose2sim==0.10.49
   .venv/bin/simspine detect "$RAW" "$DETECTIONS" --model "${MODEL:-spinepose-m}" --executor slurm \
     --tasks "$TASKS" --slurm-partition "${DETECT_PARTITION:-gpu}" --slurm-time "$TIME"
   echo "submitted detect; when it is done: PHASE=build bash $0 $RAW $OUT $DETECTIONS"

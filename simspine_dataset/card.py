@@ -117,6 +117,8 @@ def value_from(keypoint: sk.Keypoint, config: dict, annotations: dict | None = N
         )
     merge = config.get("simulation", {}).get("merge", {})
     model = "the user's OpenSim model" if config.get("model") else "the model"
+    if _is_simspines(config):
+        model = "SIMSPINE's model"
     if keypoint.source == "mocap":
         source = "Human3.6M mocap"
     elif keypoint.source == "triangulated":
@@ -155,11 +157,9 @@ def _pipeline(report: dict) -> str:
         "batched": "our batched solver (validated against OpenSim's)",
         "opensim": "OpenSim's InverseKinematicsSolver",
     }
-    model = (
-        "the user's OpenSim model (`--model`)"
-        if config.get("model")
-        else f"our OpenSim spine model (`{ik.get('spine')}` spine)"
-    )
+    model = _model_text(config, ik)
+    if config.get("model"):  # a user's model always runs through OpenSim's solver
+        ik = {**ik, "solver": "opensim"}
     rays = (
         " (and, where one camera alone saw a keypoint, that camera's ray)"
         if ik.get("single_view_rays")
@@ -186,7 +186,57 @@ def _pipeline(report: dict) -> str:
         f"Human3.6M mocap (world mm) -> per-subject scaling of {model} -> inverse kinematics per sequence "
         f"with {solver.get(ik.get('solver'), ik.get('solver'))} on the mocap joints and {detections}, "
         f'{weights}{temporal} -> virtual vertebra markers and the merge rules (column "value from" '
-        f"below) -> {_filter_text(f)} -> per-camera views."
+        f"below) -> {_filter_text(f)} -> per-camera views." + _definition_text(config)
+    )
+
+
+# A build's labels against the other model's truth of the same motion (noise-free mocap, with
+# detections): mean distance per region (mm) and total lumbar flexion RMS (deg), per build model.
+# benchmarks/bench_models.py (S5, seed 21, 4 actions x 2 takes of 4 s), docs/benchmarks.md
+CROSS_MODEL = {
+    "ours": {"spine-15": 7.37, "lumbar": 12.02, "thoracic": 6.45, "cervical": 8.94, "lumbar flexion": 29.2},
+    "simspine": {
+        "spine-15": 9.34,
+        "lumbar": 11.96,
+        "thoracic": 9.81,
+        "cervical": 11.35,
+        "lumbar flexion": 40.6,
+    },
+}
+
+
+def _is_simspines(config: dict) -> bool:
+    """Built with SIMSPINE's own model (``--model simspine`` or an ``.osim`` with its markers)."""
+    model = str(config.get("model") or "")
+    return model == "simspine" or model.endswith(".osim")
+
+
+def _model_text(config: dict, ik: dict) -> str:
+    if _is_simspines(config):
+        return (
+            "SIMSPINE's own OpenSim model (`--model simspine`: Pose2Sim's full-body model with five lumbar "
+            "bodies and a rigid thoracic and cervical torso, SIMSPINE's 33 markers; the paper's keypoint "
+            "definition)"
+        )
+    if config.get("model"):
+        return "the user's OpenSim model (`--model`)"
+    return f"our OpenSim spine model (`{ik.get('spine')}` spine)"
+
+
+def _definition_text(config: dict) -> str:
+    """Which model defines the keypoints, and how far the other definition lies."""
+    if config.get("model") and not _is_simspines(config):
+        return ""
+    ours = not config.get("model")
+    c = CROSS_MODEL["ours" if ours else "simspine"]
+    return (
+        f" The keypoints are {'our model' if ours else 'SIMSPINE'}'s definition of the vertebrae, not "
+        f"{'SIMSPINE' if ours else 'our model'}'s (`--model {'simspine' if ours else 'default'}`): on a "
+        f"synthetic motion whose truth is the other model, these labels lie {c['spine-15']:.1f} mm from "
+        f"it on average over the spine-15 keypoints (lumbar {c['lumbar']:.1f}, thoracic "
+        f"{c['thoracic']:.1f}, cervical {c['cervical']:.1f} mm; total lumbar flexion "
+        f"{c['lumbar flexion']:.0f} deg RMS; `benchmarks/bench_models.py`): compare labels of one "
+        "definition only."
     )
 
 

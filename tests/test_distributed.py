@@ -86,6 +86,7 @@ def test_paper_settings_file_loads_and_matches_the_defaults_it_restates() -> Non
     assert config.simulation.ik.pseudo_marker_weights == PSEUDO_MARKER_WEIGHTS
     assert config.simulation.merge.blend_detections == 0.2 and config.simulation.merge.reanchor_spine
     assert config.frames.mode == "crop" and config.test_subjects == ("S9", "S11")
+    assert config.model == "simspine"  # the paper's own model defines the paper's labels
 
 
 def test_settings_file_errors_name_the_file_and_the_key(tmp_path) -> None:

@@ -63,6 +63,9 @@ def test_the_preset_is_pose2sims_model_with_simspines_markers(simspine) -> None:
     assert {user.markers[n] for n in NAMES if n in user.markers} == simspines  # keypoints by name
     assert all(user.markers[j] == j for j in H36M_JOINTS)
     user.check(user.mapping_path)  # every segment it scales has a mapped pair
+    bodies = model.getBodySet()
+    scaled = [b for names in user.segments.values() for b in names]
+    assert sorted(scaled) == sorted(bodies.get(i).getName() for i in range(bodies.getSize()))  # every body
 
 
 def _pose(model, values: dict[str, float]):
@@ -170,6 +173,12 @@ def test_a_build_with_detections_in_simspines_model_gives_the_official_axes(tmp_
     assert rows["kinematics"].shape[1] == 62 and np.isfinite(rows["kinematics"]).all()
     model_points = [i for i, n in enumerate(NAMES) if n not in ("REye", "LEye", "REar", "LEar")]
     assert np.isfinite(rows["keypoints_3d_world_mm"][:, model_points]).all()
+    card = (out / "README.md").read_text()  # which model defines the keypoints, and its solver
+    assert (
+        "SIMSPINE's own OpenSim model (`--model simspine`" in card
+        and "OpenSim's InverseKinematicsSolver" in card
+    )
+    assert "The keypoints are SIMSPINE's definition of the vertebrae, not our model's" in card
     assert main(["export", "--format", "h5", str(out), str(tmp_path / "h5")]) == 0
     with h5py.File(tmp_path / "h5" / "simspine.h5") as f:
         assert tuple(a.decode() for a in f["metadata/kinematic_axes"][()]) == OFFICIAL_AXES
