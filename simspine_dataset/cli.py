@@ -561,11 +561,11 @@ def _hint(error: Exception, args: argparse.Namespace) -> str:
         return " (--annotations reads the official release's files and names: README, 'OpenSim files')"
     if isinstance(error, CaptureError) and error.path.name == "metadata.xml":
         return " (RAW must be a Human3.6M-layout folder with metadata.xml at its root; see README)"
+    if isinstance(error, MetadataError) and error.path.suffix == ".json":
+        return " (the mapping format: simspine_dataset/biomech/user_model.py)"
     model = getattr(args, "model", None)
     if isinstance(error, CaptureError) and model and error.path == Path(model):
         return " (--model: simspine, an .osim with SIMSPINE's markers and bodies, or a mapping JSON; README)"
-    if isinstance(error, MetadataError) and error.path.suffix == ".json":
-        return " (the mapping format: simspine_dataset/biomech/user_model.py)"
     if isinstance(error, CaptureError):
         return " (simspine inspect RAW lists every problem of a capture)"
     return " (add -v for the traceback)" if isinstance(error, OSError) else ""
