@@ -31,7 +31,7 @@ REAL_CAMERA_FRAMES = 2_137_064  # S1, S5-S9, S11 without _ALL (tests/io/test_h36
 def timed_build(capture: Path, out: Path, workers: int, detections: bool = False) -> tuple[float, dict]:
     """A fresh build; with ``detections`` the capture's ``detections/`` folder as pseudo-markers
     (SIMSPINE's method) and the videos not checked (a capture generated without them)."""
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import BuildConfig, build
 
     config = BuildConfig(workers=workers)
     if detections:
@@ -74,8 +74,8 @@ def frames_build(capture: Path, tmp: Path) -> tuple[float, float, int]:
     """The frames stage alone (the 2-worker build's units reused): images/s and bytes per row."""
     import shutil
 
-    from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.commands.build import BuildConfig, build
+    from simspine_dataset.config import FramesConfig
 
     shutil.copytree(tmp / "w2" / "work", tmp / "frames" / "work")
     start = time.perf_counter()
@@ -90,7 +90,7 @@ def long_sequence_peak_mb(folder: Path) -> float:
     """Generate one 30,000-frame take (mocap only) and build it in a child process; its peak RSS."""
     code = (
         "from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture\n"
-        "from simspine_dataset.build import BuildConfig, build\n"
+        "from simspine_dataset.commands.build import BuildConfig, build\n"
         f"generate_capture('{folder}/raw', CaptureSettings(subjects=('S9',), seconds=600, actions=('Walking',), "
         "videos=False, detections=False))\n"
         f"build('{folder}/raw', '{folder}/out', BuildConfig(check_videos=False))\n"

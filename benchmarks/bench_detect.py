@@ -75,9 +75,9 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
     from spinepose.tools import RTMPose
 
     from simspine_dataset import skeleton as sk
-    from simspine_dataset.capture import discover
-    from simspine_dataset.detect import mocap_boxes, usable_box
     from simspine_dataset.io import detections as det_io
+    from simspine_dataset.stages.capture import discover
+    from simspine_dataset.stages.detect import mocap_boxes, usable_box
 
     tool = RTMPose(str(model), model_input_size=(192, 256), hardware_acceleration=False)
     order = list(sk.TO_SPINETRACK)
@@ -104,7 +104,7 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
 
 
 def ours(capture: Path, out: Path, model: Path, batch: int, workers: int = 1) -> tuple[int, float, dict]:
-    from simspine_dataset.detect import DetectConfig, detect
+    from simspine_dataset.stages.detect import DetectConfig, detect
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()

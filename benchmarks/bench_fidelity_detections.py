@@ -51,7 +51,7 @@ def errors(capture: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     import simspine_dataset.geometry.triangulation as tri
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import BuildConfig, build
     from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
     parser = argparse.ArgumentParser()

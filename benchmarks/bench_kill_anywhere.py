@@ -66,8 +66,8 @@ def stage_of(out: Path, previous_work: set[Path]) -> str:
     shards no card names yet, a report the card does not match yet, or old shards not yet pruned."""
     import json
 
-    from simspine_dataset.shards import named_files
-    from simspine_dataset.validate import card_files
+    from simspine_dataset.commands.validate import card_files
+    from simspine_dataset.stages.shards import named_files
 
     report = json.loads((out / "build_report.json").read_text())
     named = {p.relative_to(out).as_posix() for s in card_files(out).values() for ps in s.values() for p in ps}
@@ -89,7 +89,7 @@ def check(out: Path) -> tuple[dict[str, int], str]:
     """What loads (rows per split) and validate's verdict."""
     from datasets import load_dataset
 
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     loaded = load_dataset(str(out), download_mode="force_redownload")
     rows = {split: ds.num_rows for split, ds in loaded.items()}

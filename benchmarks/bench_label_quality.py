@@ -29,9 +29,9 @@ from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import LUMBAR_RHYTHM, model_spec
 from simspine_dataset.biomech.pipeline import scale_from_mocap, simulate_sequence
 from simspine_dataset.biomech.vertebrae import rigid_keypoint_pairs
-from simspine_dataset.capture import discover, load_mocap
 from simspine_dataset.config import SimulationConfig
-from simspine_dataset.pseudo_markers import pseudo_markers
+from simspine_dataset.stages.capture import discover, load_mocap
+from simspine_dataset.stages.pseudo_markers import pseudo_markers
 from simspine_dataset.synthetic.generator import (
     DETECTIONS_DIR,
     GROUND_TRUTH,

@@ -24,7 +24,7 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.model_table import LUMBAR_RHYTHM
-from simspine_dataset.build import BuildConfig, build
+from simspine_dataset.commands.build import BuildConfig, build
 from simspine_dataset.synthetic.generator import GROUND_TRUTH, CaptureSettings, generate_capture
 
 ACTIONS = ("Walking", "Sitting", "Greeting", "Phoning")

@@ -42,8 +42,8 @@ def scale(args: tuple) -> dict:
 
     from simspine_dataset.biomech.model_table import model_spec
     from simspine_dataset.biomech.pipeline import scale_from_mocap
-    from simspine_dataset.capture import discover, load_mocap
     from simspine_dataset.config import SimulationConfig
+    from simspine_dataset.stages.capture import discover, load_mocap
     from simspine_dataset.synthetic.generator import subject_factors
 
     out, subject, seed, noise_mm, threads = args

@@ -18,7 +18,7 @@ from simspine_dataset.biomech.curvature import summarize_by_action
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.biomech.model_table import model_spec
 from simspine_dataset.biomech.pipeline import simulate_subject
-from simspine_dataset.capture import discover, load_mocap
+from simspine_dataset.stages.capture import discover, load_mocap
 from simspine_dataset.synthetic.generator import GROUND_TRUTH, CaptureSettings, generate_capture
 
 

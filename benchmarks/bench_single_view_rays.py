@@ -26,9 +26,9 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.kinematics import KinematicModel, body_scale_factors, scale_spec
 from simspine_dataset.biomech.model_table import model_spec
 from simspine_dataset.biomech.pipeline import scale_from_mocap, simulate_sequence
-from simspine_dataset.capture import discover, load_mocap
 from simspine_dataset.config import SimulationConfig
-from simspine_dataset.pseudo_markers import pseudo_markers
+from simspine_dataset.stages.capture import discover, load_mocap
+from simspine_dataset.stages.pseudo_markers import pseudo_markers
 from simspine_dataset.synthetic.generator import DETECTIONS_DIR, GROUND_TRUTH, subject_factors
 
 

@@ -24,11 +24,11 @@ def main() -> None:
     args = parser.parse_args()
     import rerun as rr
 
-    from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.commands.build import BuildConfig, build
+    from simspine_dataset.commands.view.record import annotation_context, log_sequence
+    from simspine_dataset.commands.view.source import read_build
+    from simspine_dataset.config import FramesConfig
     from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
-    from simspine_dataset.view.record import annotation_context, log_sequence
-    from simspine_dataset.view.source import read_build
 
     raw = args.out / "raw"
     if not (raw / "metadata.xml").is_file():

@@ -7,7 +7,7 @@ cdflib) are imported where they are used. Entry points:
   rejection (``geometry.triangulation``).
 - ``simspine_dataset.skeleton``: the one keypoint table (37 SIMSPINE keypoints, regions, maps).
 - ``simspine_dataset.geometry``: cameras, the Human3.6M lens model, frame changes, filters.
-- ``simspine_dataset.capture``: discover and read a Human3.6M-layout capture.
+- ``simspine_dataset.stages.capture``: discover and read a Human3.6M-layout capture.
 - ``simspine_dataset.metrics``: MPJPE, P-MPJPE, N-MPJPE and region tables.
 - the ``simspine`` command (``simspine_dataset.cli``).
 """

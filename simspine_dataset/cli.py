@@ -19,7 +19,7 @@ from simspine_dataset.h36m import ACTIONS
 from simspine_dataset.synthetic import DEMO_SUBJECTS, TRUTH_MODELS
 
 if TYPE_CHECKING:
-    from simspine_dataset.detect import VideoResult
+    from simspine_dataset.stages.detect import VideoResult
 
 log = logging.getLogger("simspine")
 
@@ -28,7 +28,7 @@ def _inspect(args: argparse.Namespace) -> int:
     """Discover a raw capture and print its sequences and every problem found: exit status 1 when a
     problem leaves a sequence out (known problems of the official download and short videos are
     built around: listed, status 0)."""
-    from simspine_dataset.capture import discover
+    from simspine_dataset.stages.capture import discover
 
     capture = discover(args.raw, args.subjects, check_videos=not args.no_videos, read_mocap=True)
     print(f"{'subject':8} {'action':13} {'sub':>3} {'frames':>7} {'cams':>4}  sequence")
@@ -79,7 +79,8 @@ def _capture_demo(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     """Raw capture -> dataset folder; exit status 1 when any sequence failed or was flagged."""
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import build
+    from simspine_dataset.config import BuildConfig
     from simspine_dataset.errors import SimspineError
 
     base = BuildConfig.from_toml(args.config) if args.config else BuildConfig()
@@ -112,7 +113,7 @@ def _build(args: argparse.Namespace) -> int:
         with tqdm(desc="simspine build", unit="sequence", disable=None) as bar:
             report = build(args.raw, args.out, config, lambda entry: bar.update())
     else:
-        from simspine_dataset.distributed import run
+        from simspine_dataset.commands.distributed import run
 
         report = run(
             args.raw,
@@ -149,7 +150,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _unused_work_hint(out: Path, report: dict) -> None:
-    from simspine_dataset.build import unused_work
+    from simspine_dataset.commands.build import unused_work
 
     if unused := unused_work(out, report):
         size = sum(p.stat().st_size for p in unused)
@@ -158,7 +159,7 @@ def _unused_work_hint(out: Path, report: dict) -> None:
 
 def _clean(args: argparse.Namespace) -> int:
     """Free the work folder of what the current build does not use (or all of it)."""
-    from simspine_dataset.build import clean
+    from simspine_dataset.commands.build import clean
 
     files, size = clean(args.out, everything=args.all)
     print(f"freed {size / 2**20:.1f} MiB ({files} files) in {args.out / 'work'}")
@@ -173,8 +174,8 @@ def _detect(args: argparse.Namespace) -> int:
     """2D keypoints of every video -> SpinePose-format detections; exit status 1 when any failed."""
     from tqdm import tqdm
 
-    from simspine_dataset.detect import REPORT, DetectConfig, detect
     from simspine_dataset.io.detections import MARKER
+    from simspine_dataset.stages.detect import REPORT, DetectConfig, detect
 
     config = DetectConfig(
         model=args.model,
@@ -192,7 +193,7 @@ def _detect(args: argparse.Namespace) -> int:
         device=args.device,
     )
     if args.executor != "local":
-        from simspine_dataset.distributed import run_detect
+        from simspine_dataset.commands.distributed import run_detect
 
         report = run_detect(
             args.raw,
@@ -229,7 +230,7 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from simspine_dataset.publish import publish
+    from simspine_dataset.commands.publish import publish
 
     result = publish(
         args.out, args.repo_id, private=args.private, gated=args.gated, token=args.token, tag=args.tag
@@ -242,7 +243,7 @@ def _export(args: argparse.Namespace) -> int:
     """A build -> the official release's files (OpenSim TRC/MOT/osim + Pose2Sim TOML, or h5)."""
     from tqdm import tqdm
 
-    from simspine_dataset.export import export
+    from simspine_dataset.commands.export import export
 
     with tqdm(desc="simspine export", unit="sequence", disable=None) as bar:
         counts = export(args.out, args.dest, args.format, lambda name: bar.update())
@@ -254,14 +255,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from simspine_dataset.card import write_card
+    from simspine_dataset.commands.card import write_card
 
     print(f"wrote {write_card(args.out)}")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from simspine_dataset.validate import format_checks, validate
+    from simspine_dataset.commands.validate import format_checks, validate
 
     checks = validate(args.out)
     print(format_checks(checks))
@@ -270,7 +271,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default: capture -> build -> load_dataset -> triangulation."""
-    from simspine_dataset.demo import run_demo
+    from simspine_dataset.commands.demo import run_demo
 
     summary = run_demo(args.out, seconds=args.seconds, workers=args.workers)
     print(f"\n{summary.text}")
@@ -281,7 +282,7 @@ def _view(args: argparse.Namespace) -> int:
     """A build, two builds or a raw capture in the Rerun viewer (or a saved recording)."""
     from tqdm import tqdm
 
-    from simspine_dataset.view import view
+    from simspine_dataset.commands.view import view
 
     with tqdm(total=2, desc="simspine view", unit="stage", disable=None) as bar:
 

@@ -1,15 +1,19 @@
-"""Every setting of the simulation pipeline, in one tree of frozen dataclasses with defaults.
+"""Every setting of the build and its simulation, in one tree of frozen dataclasses with defaults.
 
 Defaults follow SIMSPINE's published settings (``reference/spine_model.md``) unless a comment
-says otherwise. ``SimulationConfig.to_dict`` gives the JSON that build reports hash.
+says otherwise. ``BuildConfig`` holds them with the build's own settings; the build command hashes
+the ones that change the labels (``commands.build.settings_digest``).
 """
 
 from __future__ import annotations
 
 import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import TypeVar
 
+from simspine_dataset import h36m
+from simspine_dataset.geometry.transforms import LENGTH_UNITS_MM
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.skeleton import J
 
@@ -18,6 +22,8 @@ IK_WEIGHTS = ("measured", "configured")
 SPINES = ("articulated", "rigid")
 FILTER_SPACES = ("coordinates", "keypoints", "none")
 FILTER_METHODS = ("adaptive", "butterworth")
+FRAMES_MODES = ("none", "crop", "full")
+RELEASES = ("full", "public")  # public: without what the licence hides (``stages.shards.PUBLIC_HIDDEN``)
 
 
 def require(ok: bool, setting: str, value: object, allowed: str) -> None:
@@ -178,8 +184,62 @@ class SimulationConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     gates: GateConfig = field(default_factory=GateConfig)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+@dataclass(frozen=True)
+class FramesConfig:
+    mode: str = "none"  # none | crop | full
+    stride: int = 10  # every 10th mocap frame: 5 images/s at 50 Hz
+    size_px: int = 256  # side of a square crop
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        require(self.mode in FRAMES_MODES, "frames.mode", self.mode, " | ".join(FRAMES_MODES))
+        if self.stride < 1 or self.size_px < 8 or not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"invalid frames settings {self}")
+
+    @property
+    def key(self) -> str:
+        """Name of this setting's work folder: changing it rebuilds the frames only."""
+        return f"{self.mode}-stride{self.stride}-{self.size_px}px-q{self.jpeg_quality}"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    subjects: tuple[str, ...] | None = None
+    workers: int = 1
+    detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
+    check_videos: bool = True  # False: a mocap-only build (no frames wanted), videos never opened
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    release: str = "full"  # full | public (annotations only: see shards.PUBLIC_HIDDEN)
+    model: str | None = None  # a user-supplied OpenSim model: its mapping JSON (biomech.user_model)
+    annotations: str | None = None  # the official release's labels instead of our simulation (annotations)
+    annotations_unit: str | None = None  # their length unit (m | cm | mm); None: decided from the data
+    train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
+    test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+
+    def __post_init__(self) -> None:
+        require(self.workers >= 1, "workers", self.workers, ">= 1")
+        units = (None, *LENGTH_UNITS_MM)
+        require(self.annotations_unit in units, "annotations_unit", self.annotations_unit, "m | cm | mm")
+        require(self.release in RELEASES, "release", self.release, " | ".join(RELEASES))
+        both = sorted(set(self.train_subjects) & set(self.test_subjects))
+        require(not both, "train_subjects / test_subjects", both, "disjoint lists")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> BuildConfig:
+        """Settings from a TOML file whose tables mirror this class (``builder_scripts/*.toml``)."""
+        import tomllib
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from e
+        return from_mapping(cls, data, str(path))
+
+    def split_of(self, subject: str) -> str:
+        return h36m.split_of(subject, self.train_subjects, self.test_subjects)
 
 
 T = TypeVar("T")

@@ -11,15 +11,11 @@ Conventions: indices are 0-based; "R"/"L" are the subject's right and left; a ke
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from enum import IntEnum
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
-from simspine_dataset.io.atomic import write_text_atomic
 
 
 class J(IntEnum):
@@ -302,8 +298,3 @@ def skeleton_dict() -> dict:
             "subset_17": list(H36M_17_JOINTS),
         },
     }
-
-
-def write_skeleton_json(path: str | Path) -> Path:
-    """Write ``meta/skeleton.json`` atomically; returns the path written."""
-    return write_text_atomic(path, json.dumps(skeleton_dict(), indent=2) + "\n")

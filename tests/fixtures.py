@@ -105,8 +105,8 @@ def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seco
 
     from simspine_dataset import h36m
     from simspine_dataset.schema import default_features
+    from simspine_dataset.stages.views import view_rows
     from simspine_dataset.synthetic.generator import CaptureSettings, simulate_take, subject_cameras
-    from simspine_dataset.views import view_rows
 
     by_split: dict[str, list[dict]] = {}
     for subject, items in takes.items():
@@ -169,8 +169,8 @@ def export_user_model(folder: Path, spec, segments: dict) -> Path:
 def frames_build(root: Path, seconds: float, seed: int, stride: int, size_px: int) -> Path:
     """A build with image crops (``frames``) of a generated capture, S1 and S9 walking, under
     ``root``: the dataset folder."""
-    from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.commands.build import BuildConfig, build
+    from simspine_dataset.config import FramesConfig
     from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
     settings = CaptureSettings(
@@ -187,7 +187,7 @@ def reseal(out: Path) -> None:
     checks the changed values, not the digests)."""
     import json
 
-    from simspine_dataset.card import write_card
+    from simspine_dataset.commands.card import write_card
     from simspine_dataset.io.identity import content_digest
 
     report = json.loads((out / "build_report.json").read_text())

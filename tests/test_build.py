@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from fixtures import export_user_model, reseal
 
-from simspine_dataset.build import BuildConfig, build
 from simspine_dataset.cli import main
+from simspine_dataset.commands.build import BuildConfig, build, settings_digest
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 SETTINGS = CaptureSettings(
@@ -168,8 +168,8 @@ def test_validate_passes_a_good_build_and_fails_a_broken_one(built, tmp_path, ca
 
 def test_detections_become_pseudo_markers(tmp_path) -> None:
     from simspine_dataset import skeleton as sk
-    from simspine_dataset.capture import discover
-    from simspine_dataset.pseudo_markers import pseudo_markers
+    from simspine_dataset.stages.capture import discover
+    from simspine_dataset.stages.pseudo_markers import pseudo_markers
     from simspine_dataset.synthetic.generator import GROUND_TRUTH
 
     settings = CaptureSettings(subjects=("S9",), seconds=0.4, seed=9, actions=("Walking",))
@@ -235,8 +235,9 @@ def test_torch_format_gives_documented_shapes(built) -> None:
 def test_frames_config_crops_around_the_person(capture, built, tmp_path) -> None:
     from datasets import load_dataset
 
-    from simspine_dataset.frames import FramesConfig, crop_image
+    from simspine_dataset.config import FramesConfig
     from simspine_dataset.io.video import read_frames
+    from simspine_dataset.stages.frames import crop_image
 
     out = tmp_path / "frames"
     shutil.copytree(built[0] / "work", out / "work")
@@ -338,7 +339,7 @@ def test_a_rebuild_with_fewer_subjects_leaves_no_stale_split(capture, built, tmp
 def test_a_failure_while_writing_shards_keeps_the_previous_ones(
     capture, built, tmp_path, monkeypatch
 ) -> None:
-    from simspine_dataset import shards
+    from simspine_dataset.stages import shards
 
     out = tmp_path / "out"
     shutil.copytree(built[0], out)
@@ -414,8 +415,8 @@ def test_a_build_from_before_the_quality_columns_fails_its_schema_check_without_
 ) -> None:
     import pyarrow.parquet as pq
 
+    from simspine_dataset.commands.validate import validate
     from simspine_dataset.schema import QUALITY_COLUMNS
-    from simspine_dataset.validate import validate
 
     out, _ = built
     old = tmp_path / "older_build"
@@ -431,7 +432,7 @@ def test_a_build_from_before_the_quality_columns_fails_its_schema_check_without_
 
 @pytest.mark.parametrize("name", [*CORRUPTIONS, "counts"])
 def test_each_check_fails_on_its_own_corruption(built, tmp_path, name) -> None:
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     out, _ = built
     copy = tmp_path / f"corrupt_{len(name)}_{abs(hash(name)) % 10**6}"  # its own datasets cache entry
@@ -447,7 +448,7 @@ def test_each_check_fails_on_its_own_corruption(built, tmp_path, name) -> None:
 
 
 def test_a_public_release_skips_what_it_cannot_compare(capture, built, tmp_path) -> None:
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     out = tmp_path / "public_release"
     shutil.copytree(built[0] / "work", out / "work")
@@ -490,7 +491,7 @@ def test_several_shards_and_row_groups_read_back_in_order(capture, built, tmp_pa
     import pyarrow.parquet as pq
     from datasets import load_dataset
 
-    from simspine_dataset import shards
+    from simspine_dataset.stages import shards
 
     monkeypatch.setattr(shards, "GROUP_BYTES", 40_000)  # a few rows per group, a few groups per shard
     monkeypatch.setattr(shards, "SHARD_BYTES", 200_000)
@@ -527,7 +528,7 @@ def _changed(obj, path, value):
 def test_digest_changes_with_every_simulation_setting_and_nothing_else(tmp_path) -> None:
     """Every simulation setting and which labels are made; not the subjects, the splits or where
     the inputs lie (their content keys each unit), nor how units run or are framed or released."""
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.config import FramesConfig
 
     base = BuildConfig()
     other = {
@@ -545,10 +546,10 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else(tmp_path)
     }
     for path, value in _leaves(base.simulation):
         changed = _changed(base, ("simulation", *path), other[type(value)](value))
-        assert changed.digest() != base.digest(), path
+        assert settings_digest(changed) != settings_digest(base), path
     for name, value in (("detections", "/data/spinepose"), ("annotations", "/data/SIMSPINE"),
                         ("annotations_unit", "cm")):  # fmt: skip
-        assert _changed(base, (name,), value).digest() != base.digest(), name
+        assert settings_digest(_changed(base, (name,), value)) != settings_digest(base), name
     for name, value in (
         ("workers", 8),
         ("check_videos", False),
@@ -558,17 +559,23 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else(tmp_path)
         ("test_subjects", ("S9",)),
         ("train_subjects", ("S1", "S5")),
     ):
-        assert _changed(base, (name,), value).digest() == base.digest(), name  # keyed elsewhere or not output
-    assert _changed(base, ("detections",), "/a").digest() == _changed(base, ("detections",), "/b").digest()
+        assert settings_digest(_changed(base, (name,), value)) == settings_digest(base), (
+            name
+        )  # keyed elsewhere or not output
+    assert settings_digest(_changed(base, ("detections",), "/a")) == settings_digest(
+        _changed(base, ("detections",), "/b")
+    )
     from simspine_dataset.biomech.model_table import SEGMENTS, model_spec
 
     mapping = export_user_model(tmp_path / "a", model_spec(), {s: [] for s in SEGMENTS})
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    same = [_changed(base, ("model",), str(m)).digest() for m in (mapping, tmp_path / "b" / mapping.name)]
-    assert same[0] == same[1] != base.digest()  # the model's content, wherever it lies
+    same = [
+        settings_digest(_changed(base, ("model",), str(m))) for m in (mapping, tmp_path / "b" / mapping.name)
+    ]
+    assert same[0] == same[1] != settings_digest(base)  # the model's content, wherever it lies
     osim = next((tmp_path / "b").glob("*.osim"))
     osim.write_text(osim.read_text().replace("</Model>", "<!-- changed --></Model>"))
-    assert _changed(base, ("model",), str(tmp_path / "b" / mapping.name)).digest() != same[0]
+    assert settings_digest(_changed(base, ("model",), str(tmp_path / "b" / mapping.name))) != same[0]
 
 
 @pytest.mark.parametrize(
@@ -577,7 +584,7 @@ def test_digest_changes_with_every_simulation_setting_and_nothing_else(tmp_path)
 def test_any_exception_of_a_unit_stays_its_own(capture, tmp_path, monkeypatch, capsys, error) -> None:
     """A unit raising anything (not only our errors) fails its sequence, named with its stage, type
     and message in the report; the others are built and the exit status is 1."""
-    import simspine_dataset.build as build_module
+    import simspine_dataset.commands.build as build_module
 
     original = build_module.write_views
 
@@ -777,7 +784,7 @@ def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capt
     shutil.copytree(built[0], out)
     before = shard_digests(out)
     slow = (
-        "import time, sys; from simspine_dataset import shards; add = shards.ShardWriter.add\n"
+        "import time, sys; from simspine_dataset.stages import shards; add = shards.ShardWriter.add\n"
         "shards.ShardWriter.add = lambda self, t: (time.sleep(0.5), add(self, t))[1]\n"
         "from simspine_dataset.cli import main; sys.exit(main(sys.argv[1:]))\n"
     )
@@ -802,7 +809,7 @@ def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capt
     assert list(out.glob("data/*/*/.shard-*")), "the kill did not land while shards were written"
     from datasets import load_dataset
 
-    from simspine_dataset.validate import card_files
+    from simspine_dataset.commands.validate import card_files
 
     named = {p for splits in card_files(out).values() for paths in splits.values() for p in paths}
     assert {str(p.relative_to(out)) for p in named} == set(before)  # the previous build, named

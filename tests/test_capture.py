@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 
-from simspine_dataset.capture import discover, load_mocap
 from simspine_dataset.errors import (
     CaptureProblems,
     CorruptVideoError,
@@ -18,6 +17,7 @@ from simspine_dataset.errors import (
     UnknownActionError,
 )
 from simspine_dataset.io import cdf
+from simspine_dataset.stages.capture import discover, load_mocap
 
 
 def test_records_and_alignment(make_capture, caplog) -> None:

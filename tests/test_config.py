@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from simspine_dataset.build import BuildConfig
 from simspine_dataset.cli import main
+from simspine_dataset.commands.build import BuildConfig
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,10 @@ import pytest
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.cli import main
-from simspine_dataset.detect import DetectConfig, detect, mocap_boxes
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.detections import MARKER
 from simspine_dataset.pose_models import crop_transform
+from simspine_dataset.stages.detect import DetectConfig, detect, mocap_boxes
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -41,7 +41,7 @@ def capture(tmp_path_factory) -> Path:
 def mean_pose_crop_px(capture: Path) -> np.ndarray:
     """Where each keypoint lies on average in the crops of the mocap boxes (SpineTrack order): the
     peaks of a mean-pose 'detector' that is right on average and wrong on every frame."""
-    from simspine_dataset.capture import discover
+    from simspine_dataset.stages.capture import discover
 
     points = []
     for record in discover(capture, check_videos=False).sequences:
@@ -72,7 +72,7 @@ def test_detect_build_validate(capture: Path, model: Path, tmp_path: Path) -> No
     every structural check of ``validate`` passes, and the gates and the anatomical checks catch
     the bad spine: the detections pull the fit tens of mm off the mocap, every sequence is flagged
     and the build exits 1."""
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     out = tmp_path / "detections"
     assert main(["detect", str(capture), str(out), "--onnx", str(model), "--batch-size", "7"]) == 0
@@ -81,7 +81,7 @@ def test_detect_build_validate(capture: Path, model: Path, tmp_path: Path) -> No
     xy, scores = det_io.read_sequence(out, "S1", "Walking 1", "54138969", 20)
     assert np.isfinite(xy).all() and np.allclose(scores, 0.6, atol=1e-3)
     truth = np.load(capture / "ground_truth" / "S1" / "Walking 1.npz")["keypoints_world_mm"][:20]
-    from simspine_dataset.capture import discover
+    from simspine_dataset.stages.capture import discover
 
     record = next(r for r in discover(capture, ["S1"]).sequences if r.sequence == "Walking 1")
     error = np.linalg.norm(xy - record.cameras[0].project(truth.astype(float)), axis=-1)
@@ -163,8 +163,8 @@ def test_bad_videos_are_named_and_the_others_finish(
 
 
 def test_another_model_redoes_and_the_build_sees_it(capture: Path, model: Path, tmp_path: Path) -> None:
-    from simspine_dataset.build import BuildConfig, unit_key
-    from simspine_dataset.capture import discover
+    from simspine_dataset.commands.build import BuildConfig, unit_key
+    from simspine_dataset.stages.capture import discover
 
     out = tmp_path / "detections"
     config = BuildConfig(detections=str(out))
@@ -179,7 +179,7 @@ def test_another_model_redoes_and_the_build_sees_it(capture: Path, model: Path, 
 
 def test_datatrove_executor_gives_the_same_detections(capture: Path, model: Path, tmp_path: Path) -> None:
     pytest.importorskip("datatrove")
-    from simspine_dataset.distributed import run_detect
+    from simspine_dataset.commands.distributed import run_detect
 
     config = DetectConfig(onnx=str(model), subjects=("S9",), workers=2)
     report = run_detect(capture, tmp_path / "dt", config, "datatrove", tasks=2)
@@ -226,7 +226,7 @@ def test_boxes_from_spinepose_person_detector(capture: Path, tmp_path: Path, mon
     """``--boxes detector``: SpinePose's RF-DETR (here a stand-in with its I/O, in the package's
     cache) finds the person; the most confident box is the crop's box."""
     pytest.importorskip("spinepose")
-    from simspine_dataset.detect import DETECTOR_FILE
+    from simspine_dataset.stages.detect import DETECTOR_FILE
     from simspine_dataset.synthetic.pose_onnx import person_detector_model
 
     monkeypatch.setattr("simspine_dataset.pose_models.SPINEPOSE_CACHE", tmp_path / "cache")

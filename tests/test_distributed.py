@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("datatrove", reason="pip install -e '.[distributed]'")
 
-from simspine_dataset.build import BuildConfig, build
-from simspine_dataset.distributed import run
+from simspine_dataset.commands.build import BuildConfig, build
+from simspine_dataset.commands.distributed import run
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 SETTINGS = CaptureSettings(
@@ -65,7 +65,7 @@ def test_ray_executor_on_a_local_cluster_matches_build(reference, tmp_path) -> N
 
 
 def test_slurm_chain_is_three_array_jobs(tmp_path) -> None:
-    from simspine_dataset.distributed import executors
+    from simspine_dataset.commands.distributed import executors
 
     options = {"logging_dir": tmp_path / "logs", "partition": "cpu-long", "time": "2:00:00"}
     chain = executors("raw", tmp_path / "out", CONFIG, "slurm", tasks=16, **options)
@@ -78,7 +78,7 @@ def test_slurm_chain_is_three_array_jobs(tmp_path) -> None:
 def test_paper_settings_file_loads_and_matches_the_defaults_it_restates() -> None:
     from pathlib import Path
 
-    from simspine_dataset.build import BuildConfig
+    from simspine_dataset.commands.build import BuildConfig
     from simspine_dataset.config import H36M_IK_WEIGHTS, PSEUDO_MARKER_WEIGHTS
 
     config = BuildConfig.from_toml(Path(__file__).parents[1] / "builder_scripts" / "paper.toml")
@@ -90,7 +90,7 @@ def test_paper_settings_file_loads_and_matches_the_defaults_it_restates() -> Non
 
 
 def test_settings_file_errors_name_the_file_and_the_key(tmp_path) -> None:
-    from simspine_dataset.build import BuildConfig
+    from simspine_dataset.commands.build import BuildConfig
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[simulation.ik]\nsolvr = 'batched'\n")
@@ -104,7 +104,7 @@ def test_a_rerun_with_other_output_settings_is_not_skipped(reference, tmp_path) 
     import numpy as np
     from datasets import load_dataset
 
-    from simspine_dataset.shards import PUBLIC_HIDDEN
+    from simspine_dataset.stages.shards import PUBLIC_HIDDEN
 
     raw, _ = reference
     run(raw, tmp_path / "out", CONFIG, "datatrove", tasks=2)
@@ -138,7 +138,7 @@ def test_slurm_submission_reports_job_ids_not_an_old_build(reference, tmp_path, 
 def test_a_missing_optional_dependency_fails_at_start_with_the_install_command(monkeypatch) -> None:
     import sys
 
-    from simspine_dataset.distributed import executor_class
+    from simspine_dataset.commands.distributed import executor_class
     from simspine_dataset.errors import SimspineError
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed

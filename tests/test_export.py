@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.build import BuildConfig, build
-from simspine_dataset.export import export
+from simspine_dataset.commands.build import BuildConfig, build
+from simspine_dataset.commands.export import export
+from simspine_dataset.commands.validate import validate
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
-from simspine_dataset.validate import validate
 
 SETTINGS = CaptureSettings(
     subjects=("S1", "S9"), seconds=1.0, seed=12, actions=("Walking", "Photo"), videos=False, detections=False
@@ -327,8 +327,8 @@ def test_npz_image_names_the_importer_cannot_read_are_named_with_the_pattern(bui
 
 
 def test_the_length_unit_is_decided_from_the_data_and_a_wrong_one_is_named(tmp_path) -> None:
-    from simspine_dataset.annotations import length_unit_mm
     from simspine_dataset.errors import BadArrayError
+    from simspine_dataset.stages.annotations import length_unit_mm
 
     body = np.zeros((4, 2, 3))
     body[:, 1, 1] = 1.7  # a standing adult, head over heels
@@ -483,7 +483,7 @@ def test_a_public_build_exports_the_official_public_markers_only(built, tmp_path
 
 
 def test_a_user_model_mapping_gone_since_the_build_exports_the_models_as_they_are(tmp_path, caplog) -> None:
-    from simspine_dataset.export import _keypoint_sources
+    from simspine_dataset.commands.export import _keypoint_sources
 
     assert _keypoint_sources({"model": str(tmp_path / "gone.json")}) == {}
     assert "gone.json" in caplog.text and "exported as the model has them" in caplog.text

@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from simspine_dataset.build import BuildConfig, build
+from simspine_dataset.commands.build import BuildConfig, build
+from simspine_dataset.commands.validate import validate
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
-from simspine_dataset.validate import validate
 
 SETTINGS = CaptureSettings(
     subjects=("S1", "S9"), seconds=0.3, seed=31, actions=("Walking",), detections=False
@@ -32,7 +32,7 @@ def built(capture, tmp_path_factory):
 
 
 def _frames():
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.config import FramesConfig
 
     return FramesConfig("crop", stride=5, size_px=64)
 
@@ -48,7 +48,7 @@ def test_an_interrupted_card_leaves_the_previous_build_loadable_and_a_rerun_repa
     the shards, so load_dataset and validate failed with FileNotFoundError."""
     from datasets import load_dataset
 
-    from simspine_dataset import card
+    from simspine_dataset.commands import card
 
     out = tmp_path / "out"
     shutil.copytree(built, out)

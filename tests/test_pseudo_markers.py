@@ -11,7 +11,7 @@ CAMERAS = reference_cameras("S1")
 def test_a_single_view_ray_passes_through_the_detected_point() -> None:
     """``pseudo_markers.single_view_rays``: from a camera's distorted pixel of a 3D point, the ray
     (camera centre, unit direction) passes through the point (<1e-6 mm)."""
-    from simspine_dataset.pseudo_markers import single_view_rays
+    from simspine_dataset.stages.pseudo_markers import single_view_rays
 
     points = random_joints(4, seed=7)[:, :5]  # (T, K, 3) world mm
     C, (T, K) = len(CAMERAS), points.shape[:2]

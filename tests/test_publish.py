@@ -18,7 +18,7 @@ TOKEN = "hf_simspineSECRETtoken123"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A real (tiny, mocap-only) build: publish re-renders its card, so it must be one."""
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import BuildConfig, build
     from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
     root = tmp_path_factory.mktemp("publish")
@@ -95,7 +95,7 @@ def test_republishing_a_smaller_build_removes_the_stale_shards(folder, tmp_path)
         assert any(p.startswith("data/default/train/") for p in repo.files)
         smaller = tmp_path / "smaller"
         shutil.copytree(folder, smaller)
-        from simspine_dataset.build import BuildConfig, build
+        from simspine_dataset.commands.build import BuildConfig, build
 
         build(folder.parent / "raw", smaller, BuildConfig(subjects=("S9",), check_videos=False))
         commits = len(repo.commits)
@@ -128,7 +128,7 @@ def _killed_build(capture, out, *args: str, when: str) -> None:
     from simspine_dataset.cli import main  # noqa: F401 - the command's module must import
 
     code = (
-        "import sys, time; from simspine_dataset import shards\n"
+        "import sys, time; from simspine_dataset.stages import shards\n"
         "add = shards.ShardWriter.add\n"
         "shards.ShardWriter.add = lambda self, t: (time.sleep(0.3), add(self, t))[1]\n"
         "from simspine_dataset.cli import main; sys.exit(main(sys.argv[1:]))\n"

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from simspine_dataset.build import BuildConfig, build
+from simspine_dataset.commands.build import BuildConfig, build, settings_digest
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
 SETTINGS = CaptureSettings(subjects=("S1", "S9"), seconds=0.3, seed=21, actions=("Walking",), videos=False)
@@ -103,7 +103,7 @@ def test_more_subjects_reuse_every_unit_and_paths_of_inputs_are_not_keys(capture
     more = replace(config, subjects=None, detections=str(moved), test_subjects=("S9", "S11", "S5"),
                    train_subjects=("S1", "S6", "S7", "S8"))  # fmt: skip
     report = build(capture, tmp_path / "out", more)
-    assert report["config_hash"] == config.digest()
+    assert report["config_hash"] == settings_digest(config)
     assert {p: p.stat().st_mtime_ns for p in units} == units  # S1's units untouched
     assert len(list((tmp_path / "out" / "work").glob("*"))) == 1  # one work tree
 
@@ -140,6 +140,6 @@ def test_clean_frees_the_work_of_other_settings(capture, tmp_path, capsys) -> No
     assert "freed" in capsys.readouterr().out
     assert len(list((out / "work").glob("*"))) == 1
     assert main(["clean", str(out), "--all"]) == 0 and not (out / "work").exists()
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     assert all(c.ok for c in validate(out))  # the dataset itself is untouched

@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("rerun")  # the view extra: installed by scripts/test.sh (listed in conftest)
 
-from simspine_dataset.view import view
+from simspine_dataset.commands.view import view
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
-    from simspine_dataset.build import BuildConfig, build
-    from simspine_dataset.frames import FramesConfig
+    from simspine_dataset.commands.build import BuildConfig, build
+    from simspine_dataset.config import FramesConfig
     from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
     root = tmp_path_factory.mktemp("view")

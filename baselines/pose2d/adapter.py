@@ -21,8 +21,8 @@ import numpy as np
 from baselines.data import ROW_KEY
 from baselines.pose2d.metainfo import write_metainfo
 from simspine_dataset import skeleton as sk
-from simspine_dataset.frames import full_to_crop_px
 from simspine_dataset.io.atomic import write_text_atomic
+from simspine_dataset.stages.frames import full_to_crop_px
 
 BATCH = 512
 

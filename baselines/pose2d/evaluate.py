@@ -30,8 +30,8 @@ from baselines.pose2d.metrics import SUBSETS, coco_keypoint_ap, pck_auc
 from baselines.pose2d.train import configure
 from baselines.report import write_results
 from simspine_dataset import skeleton as sk
-from simspine_dataset.frames import crop_to_full_px
 from simspine_dataset.io.atomic import atomic_path
+from simspine_dataset.stages.frames import crop_to_full_px
 
 if TYPE_CHECKING:
     from simspine_dataset.pose_models import TopDownModel

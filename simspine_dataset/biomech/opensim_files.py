@@ -4,7 +4,7 @@
 this module only moves numpy arrays in and out of their tables, in the files' native units (TRC:
 OpenSim frame, the header's length unit; MOT: degrees or radians as ``inDegrees`` says, metres).
 Deciding what a file's numbers really are (the release's TRC header says mm over metres) is the
-reader's job: ``simspine_dataset.annotations``. Every file is written under a temporary name and
+reader's job: ``simspine_dataset.stages.annotations``. Every file is written under a temporary name and
 renamed when complete.
 
 Shapes: T frames, K markers, Q coordinates.

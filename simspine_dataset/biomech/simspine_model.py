@@ -78,18 +78,17 @@ def _neutral(model: opensim.Model, spec: ModelSpec) -> opensim.State:
     return state
 
 
-def truth_model(spec: ModelSpec, factors: dict[str, float]) -> opensim.Model:
-    """The preset model (Human3.6M joints included) with the face points of our unscaled ``spec``,
+def truth_model(
+    model: opensim.Model, segments: dict[str, list[str]], spec: ModelSpec, factors: dict[str, float]
+) -> opensim.Model:
+    """The ``--model simspine`` preset (``model`` loaded with the Human3.6M joints, its
+    ``segments``: ``UserModel.resolve(PRESET)``) with the face points of our unscaled ``spec``,
     scaled by the subject's segment ``factors``; initialised."""
     import opensim as osim
 
-    from simspine_dataset.biomech.user_model import PRESET, UserModel
-
-    user = UserModel.resolve(PRESET)
-    model = user.load()
     place_like_ours(model, FACE, spec)
     scale_set = osim.ScaleSet()
-    for segment, names in user.segments.items():
+    for segment, names in segments.items():
         for body in names:
             scale = osim.Scale()
             scale.setSegmentName(body)

@@ -16,6 +16,7 @@ import numpy as np
 from simspine_dataset.errors import ShapeError
 
 MM_PER_M = 1000.0
+LENGTH_UNITS_MM = {"m": MM_PER_M, "cm": 10.0, "mm": 1.0}  # millimetres per length unit
 _WORLD_TO_OPENSIM_AXES = (1, 2, 0)  # OpenSim (x, y, z) = Human3.6M (y, z, x)
 _OPENSIM_TO_WORLD_AXES = (2, 0, 1)
 

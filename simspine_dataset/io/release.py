@@ -3,7 +3,7 @@
 
 ``read_h5`` and ``read_npz`` return one ``Trial`` per (subject, Human3.6M sequence) of the file,
 markers by name; converting them into the dataset's frame and units, and matching them to a
-capture's sequences, is ``simspine_dataset.annotations``'s job.
+capture's sequences, is ``simspine_dataset.stages.annotations``'s job.
 """
 
 from __future__ import annotations

@@ -157,9 +157,12 @@ def _simspine_truth(
     """Our motion on SIMSPINE's model, set on the floor as ours is: (its coordinates (T, 62), their
     names, joints (T, 32, 3), keypoints (T, 37, 3) OpenSim metres)."""
     from simspine_dataset.biomech.simspine_model import drive, truth_model
+    from simspine_dataset.biomech.user_model import PRESET, UserModel
 
     translational = np.array([c.kind == "translation" for c in spec.coordinates])
-    order, values, joints, keypoints = drive(truth_model(spec, factors), names, q, translational)
+    user = UserModel.resolve(PRESET)
+    model = truth_model(user.load(), user.segments, spec, factors)
+    order, values, joints, keypoints = drive(model, names, q, translational)
     feet = [sk.NAMES.index(n) for n in _FOOT_MARKERS]
     lift = lowpass(-keypoints[:, feet, 1].min(axis=1), cutoff_hz=6.0, fps_hz=fps_hz) + 0.005  # m
     values[:, order.index("pelvis_ty")] += lift

@@ -242,12 +242,12 @@ def detect_with_the_checkpoint(config: str, checkpoint, raw, out) -> None:
     capture, its batched predictions equal to mmpose's own ``inference_topdown`` per box."""
     from mmpose.apis import inference_topdown
 
-    from simspine_dataset.capture import discover
     from simspine_dataset.cli import main as simspine
-    from simspine_dataset.detect import mocap_boxes
     from simspine_dataset.io import detections as det_io
     from simspine_dataset.io.video import read_frames
     from simspine_dataset.pose_models import MmposeModel
+    from simspine_dataset.stages.capture import discover
+    from simspine_dataset.stages.detect import mocap_boxes
 
     args = ["detect", str(raw), str(out), "--mmpose-config", config, "--checkpoint", str(checkpoint)]
     assert simspine([*args, "--subjects", "S9"]) == 0
@@ -277,7 +277,7 @@ def test_onnx_models_are_scored_on_the_same_crops_and_chain_into_triangulation(
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from baselines.pose2d.evaluate import main as evaluate_main
-    from simspine_dataset.frames import crop_to_full_px
+    from simspine_dataset.stages.frames import crop_to_full_px
     from simspine_dataset.synthetic.pose_onnx import fixed_peaks_model
 
     size = np.array([192, 256])

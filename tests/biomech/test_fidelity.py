@@ -11,7 +11,7 @@ import pytest
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.model_table import LUMBAR_RHYTHM
 from simspine_dataset.biomech.pipeline import simulate_subject
-from simspine_dataset.capture import discover, load_mocap
+from simspine_dataset.stages.capture import discover, load_mocap
 from simspine_dataset.synthetic.generator import GROUND_TRUTH, CaptureSettings, generate_capture
 
 ACTIONS = ("Walking", "Sitting", "Phoning", "Photo")

@@ -12,9 +12,9 @@ from threadpoolctl import threadpool_limits
 from simspine_dataset.biomech.gates import FLAG_SCALING, expected_residual_mm, frame_flags, gate
 from simspine_dataset.biomech.model_table import model_spec
 from simspine_dataset.biomech.pipeline import scale_from_mocap
-from simspine_dataset.capture import discover, load_mocap
 from simspine_dataset.config import SimulationConfig
 from simspine_dataset.skeleton import J
+from simspine_dataset.stages.capture import discover, load_mocap
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture, subject_factors
 
 
@@ -70,7 +70,7 @@ def swap_hips(root, subject: str) -> None:
 
 def test_a_subject_with_swapped_hips_trips_the_gate_and_fails_validate(tmp_path, capsys) -> None:
     from simspine_dataset.cli import main
-    from simspine_dataset.validate import validate
+    from simspine_dataset.commands.validate import validate
 
     settings = CaptureSettings(("S1", "S9"), 0.6, seed=5, mocap_noise_mm=1.0, actions=("Walking", "Eating"),
                                videos=False, detections=False)  # fmt: skip

@@ -192,7 +192,7 @@ def test_a_capture_whose_truth_is_simspines_model_is_recovered_by_that_model(tmp
     millimetres, closer than our model's build, whose keypoints are another definition."""
     from datasets import load_dataset
 
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import BuildConfig, build
     from simspine_dataset.skeleton import SPINE_SUBSET
     from simspine_dataset.synthetic.generator import GROUND_TRUTH, CaptureSettings, generate_capture
 

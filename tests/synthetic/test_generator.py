@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from simspine_dataset import skeleton as sk
-from simspine_dataset.capture import discover, load_mocap
 from simspine_dataset.cli import main
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.video import read_frames
+from simspine_dataset.stages.capture import discover, load_mocap
 from simspine_dataset.synthetic.generator import GROUND_TRUTH, CaptureSettings, generate_capture
 
 SETTINGS = CaptureSettings(subjects=("S1",), seconds=0.6, seed=3, actions=("Photo", "Walking"))

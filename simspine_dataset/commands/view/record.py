@@ -29,8 +29,8 @@ from simspine_dataset.h36m import FPS_HZ
 if TYPE_CHECKING:
     import rerun as rr
 
+    from simspine_dataset.commands.view.source import CameraView, SequenceView
     from simspine_dataset.geometry.camera import Camera
-    from simspine_dataset.view.source import CameraView, SequenceView
 
 SIMSPINE_CLASS = 1  # annotation-context class of the 37 keypoints
 H36M_CLASS = 2  # of the 32 Human3.6M joints (a raw capture's mocap)

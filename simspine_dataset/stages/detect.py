@@ -36,13 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from simspine_dataset.capture import SequenceRecord, discover, load_mocap
 from simspine_dataset.errors import CorruptVideoError, SimspineError
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import staging_folder, swap_in, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
 from simspine_dataset.pose_models import CropBatch, TopDownModel, crop_images, crop_transform
+from simspine_dataset.stages.capture import SequenceRecord, discover, load_mocap
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _calibration(record: SequenceRecord, camera: str) -> str:
 def mocap_boxes(record: SequenceRecord, camera: Camera) -> np.ndarray:
     """Person boxes (T, 4) xyxy px of a sequence in one camera from its mocap joints (NaN where the
     camera sees none): the dataset's box rule (``views.person_boxes``) on the projected joints."""
-    from simspine_dataset.views import person_boxes
+    from simspine_dataset.stages.views import person_boxes
 
     joints = load_mocap(record).joints_world_mm
     depth = camera.world_to_camera(joints)[..., 2]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simspine_dataset import skeleton as sk
+from simspine_dataset.config import RELEASES
 from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.io.identity import content_digest
 
@@ -46,7 +47,6 @@ SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # digest: of its bytes, so ot
 # (and ``datasets``' cache, keyed by the card's YAML that names every shard, another entry)
 GROUP_BYTES = 64 * 2**20
 SHARD_BYTES = 400 * 2**20
-RELEASES = ("full", "public")
 PUBLIC_HIDDEN: tuple[int, ...] = tuple(i for i, k in enumerate(sk.KEYPOINTS) if k.source != "simulated")
 KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoints_2d_px")
 

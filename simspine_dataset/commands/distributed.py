@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simspine_dataset.build import (
+from simspine_dataset.commands.build import (
     BuildConfig,
     check_model,
     finalize,
@@ -30,6 +30,7 @@ from simspine_dataset.build import (
     run_sequence,
     scale_subject,
     sequence_keys,
+    settings_digest,
     stored_entry,
 )
 from simspine_dataset.errors import SimspineError
@@ -38,7 +39,7 @@ from simspine_dataset.io.report import read_report
 if TYPE_CHECKING:
     from datatrove.data import DocumentsPipeline
 
-    from simspine_dataset.detect import DetectConfig
+    from simspine_dataset.stages.detect import DetectConfig
 
 EXECUTORS = ("datatrove", "ray", "slurm")
 
@@ -125,7 +126,7 @@ def executors(
     logs = (
         Path(logging_dir)
         if logging_dir
-        else Path(out) / "work" / config.digest() / "logs" / run_key(raw, config)
+        else Path(out) / "work" / settings_digest(config) / "logs" / run_key(raw, config)
     )
     chain, previous = [], None
     for stage, n in (("scale", tasks), ("sequences", tasks), ("finalize", 1)):
@@ -156,7 +157,7 @@ class DetectStage(PipelineStep):
         self.stage, self.raw, self.out, self.config = stage, str(raw), str(out), config
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from simspine_dataset.detect import collect, plan, record_result, run_unit
+        from simspine_dataset.stages.detect import collect, plan, record_result, run_unit
 
         if self.stage == "report":
             collect(self.raw, Path(self.out), self.config)
@@ -195,7 +196,7 @@ def run_detect(
     previous.run()
     if executor == "slurm":
         return {"submitted": [str(previous.depends.job_id), str(previous.job_id)]}
-    from simspine_dataset.detect import REPORT
+    from simspine_dataset.stages.detect import REPORT
 
     return json.loads((Path(out) / REPORT).read_text())
 

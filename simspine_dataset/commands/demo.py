@@ -58,7 +58,8 @@ def run_demo(
     from datasets import load_dataset
     from tqdm import tqdm
 
-    from simspine_dataset.build import BuildConfig, build
+    from simspine_dataset.commands.build import build
+    from simspine_dataset.config import BuildConfig
 
     out = Path(out)
     dataset, timings = str(out / "dataset"), {}

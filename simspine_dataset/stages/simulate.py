@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simspine_dataset.capture import SequenceRecord, load_mocap
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.io.atomic import atomic_path
 from simspine_dataset.schema import QUALITY_COLUMNS
+from simspine_dataset.stages.capture import SequenceRecord, load_mocap
 
 if TYPE_CHECKING:
-    from simspine_dataset.annotations import Annotations, SequenceLabels
     from simspine_dataset.biomech.pipeline import SequenceSimulation
-    from simspine_dataset.build import BuildConfig
+    from simspine_dataset.config import BuildConfig
+    from simspine_dataset.stages.annotations import Annotations, SequenceLabels
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def simulate(
         return from_release(annotations.labels(record.subject, record.sequence, joints))
     pseudo = None
     if config.detections:
-        from simspine_dataset.pseudo_markers import pseudo_markers
+        from simspine_dataset.stages.pseudo_markers import pseudo_markers
 
         pseudo = pseudo_markers(config.detections, record)
     if config.model:

@@ -17,7 +17,7 @@ import numpy as np
 from simspine_dataset import skeleton as sk
 from simspine_dataset.io.atomic import write_text_atomic
 from simspine_dataset.schema import DEFAULT_COLUMNS, FRAMES_COLUMNS
-from simspine_dataset.shards import build_shards
+from simspine_dataset.stages.shards import build_shards
 
 
 def _size_category(rows: int) -> str:
@@ -273,7 +273,7 @@ def _quality(out: Path, report: dict) -> str:
     """The distribution of the label-quality columns over every row of the default config."""
     import pyarrow.parquet as pq
 
-    from simspine_dataset.validate import median_p95
+    from simspine_dataset.commands.validate import median_p95
 
     columns = ["ik_residual_mocap_mm", "ik_residual_detections_mm", "keypoints_uncertainty_mm"]
     shards = [p for paths in build_shards(out, report).values() for p in paths]
@@ -365,7 +365,7 @@ def render_card(out: str | Path, location: str | None = None, figures: bool = Fa
         pretty_name="SIMSPINE-style 3D spine keypoints",
     )
     template = resources.files("simspine_dataset").joinpath("data/card_template.md").read_text()
-    from simspine_dataset.figures import stills, validity
+    from simspine_dataset.commands.figures import stills, validity
 
     card = DatasetCard.from_template(
         data,

@@ -43,7 +43,7 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.geometry.transforms import axes_is_translation
-from simspine_dataset.shards import PUBLIC_HIDDEN
+from simspine_dataset.stages.shards import PUBLIC_HIDDEN
 
 if TYPE_CHECKING:
     from simspine_dataset.biomech.kinematics import KinematicModel
@@ -270,7 +270,7 @@ def validate(out: str | Path) -> list[Check]:
 
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
-    from simspine_dataset.shards import build_shards
+    from simspine_dataset.stages.shards import build_shards
 
     out = Path(out)
     report, axes = _read_build(out)

@@ -20,8 +20,8 @@ from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.schema import QUALITY_COLUMNS
 
 if TYPE_CHECKING:
-    from simspine_dataset.capture import SequenceRecord
-    from simspine_dataset.simulate import SimulatedSequence
+    from simspine_dataset.stages.capture import SequenceRecord
+    from simspine_dataset.stages.simulate import SimulatedSequence
 
 BOX_MARGIN = 0.15
 VIEW_CHUNK_FRAMES = 2_000  # frames turned into rows at a time
@@ -110,7 +110,7 @@ def write_views(path: Path, record: SequenceRecord, simulated: SimulatedSequence
 
     from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_to_published
     from simspine_dataset.schema import default_features
-    from simspine_dataset.shards import write_parquet
+    from simspine_dataset.stages.shards import write_parquet
 
     kinematics = coordinates_to_published(
         simulated.coordinates.astype(float), axes_is_translation(simulated.axes)

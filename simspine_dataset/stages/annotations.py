@@ -46,7 +46,12 @@ import numpy as np
 from simspine_dataset import h36m
 from simspine_dataset import skeleton as sk
 from simspine_dataset.errors import BadArrayError, MissingFileError, SimspineError, UnknownActionError
-from simspine_dataset.geometry.transforms import MM_PER_M, kinematic_axis, opensim_m_to_world_mm
+from simspine_dataset.geometry.transforms import (
+    LENGTH_UNITS_MM,
+    MM_PER_M,
+    kinematic_axis,
+    opensim_m_to_world_mm,
+)
 from simspine_dataset.io.release import Trial, read_h5, read_npz
 
 log = logging.getLogger(__name__)
@@ -55,7 +60,6 @@ TRC_FOLDERS = ("positions", "markers")  # the documentation's name, then their s
 MOT = "kinematics/{subject}/{subject}_{trial}/{subject}_{trial}.mot"
 ERRORS = "kinematics/{subject}/{subject}_{trial}/{subject}_{trial}_ik_marker_errors.sto"
 _TRANSLATION = re.compile(r"_t[xyz]$")
-LENGTH_UNITS_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}  # millimetres per unit
 BODY_EXTENT_M = (0.35, 2.6)  # a marker set's largest extent along an axis, standing to arms raised
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from simspine_dataset.errors import SimspineError
 
 if TYPE_CHECKING:
-    from simspine_dataset.view.source import CaptureView, SequenceView
+    from simspine_dataset.commands.view.source import CaptureView, SequenceView
 
 INSTALL = 'simspine view needs rerun-sdk: pip install -e ".[view]" (rerun-sdk==0.41.0)'
 
@@ -68,12 +68,12 @@ def view(
         rr.serve_web_viewer(connect_to=where["url"], open_browser=False)
     else:
         rr.spawn()
-    from simspine_dataset.view.record import annotation_context
+    from simspine_dataset.commands.view.record import annotation_context
 
     rr.log("/", annotation_context(), static=True)
     step("read")
     if capture:
-        from simspine_dataset.view.source import read_capture
+        from simspine_dataset.commands.view.source import read_capture
 
         shown = read_capture(location, subject, sequence, stride, max_frames, detections)
         step("log")
@@ -93,8 +93,8 @@ def _log_builds(
     max_frames: int | None,
     step: Callable[[str], None],
 ):
-    from simspine_dataset.view.record import log_sequence
-    from simspine_dataset.view.source import read_build
+    from simspine_dataset.commands.view.record import log_sequence
+    from simspine_dataset.commands.view.source import read_build
 
     shown = read_build(location, subject, sequence, max_frames)
     other = None
@@ -113,7 +113,7 @@ def log_distances(root: str, a: SequenceView, b: SequenceView) -> None:
     """Each keypoint's distance between two builds over their common frames, and its mean over the
     spine-15 and over all 37 (mm)."""
     from simspine_dataset import skeleton as sk
-    from simspine_dataset.view.record import log_scalars
+    from simspine_dataset.commands.view.record import log_scalars
 
     frames, ia, ib = np.intersect1d(a.frames, b.frames, return_indices=True)
     distance = np.linalg.norm(a.keypoints_world_mm[ia] - b.keypoints_world_mm[ib], axis=-1)  # (T, 37)
@@ -127,7 +127,7 @@ def log_capture(root: str, shown: CaptureView) -> None:
     """A raw capture's sequence: mocap joints, cameras with their frames and detections, the truth."""
     import rerun as rr
 
-    from simspine_dataset.view.record import (
+    from simspine_dataset.commands.view.record import (
         H36M_CLASS,
         SIMSPINE_CLASS,
         log_camera,

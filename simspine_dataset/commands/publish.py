@@ -41,9 +41,9 @@ class PublishRefusedError(SimspineError):
 def check_release(out: Path, private: bool, gated: bool) -> dict:
     """The build report, after checking that ``out`` is an intact build that may be published as
     asked (see the module's docstring)."""
+    from simspine_dataset.commands.validate import card_files, files_check
     from simspine_dataset.io.report import read_report
-    from simspine_dataset.shards import build_shards
-    from simspine_dataset.validate import card_files, files_check
+    from simspine_dataset.stages.shards import build_shards
 
     if not (out / "README.md").is_file():
         raise PublishRefusedError(f"{out}: not a finished build (no README.md)")
@@ -84,7 +84,7 @@ def _hides_licensed_keypoints(shard: Path) -> bool:
     from datasets import Features
 
     from simspine_dataset.loader import column_to_numpy
-    from simspine_dataset.shards import KEYPOINT_COLUMNS, PUBLIC_HIDDEN
+    from simspine_dataset.stages.shards import KEYPOINT_COLUMNS, PUBLIC_HIDDEN
 
     parquet = pq.ParquetFile(shard)
     features = Features.from_arrow_schema(parquet.schema_arrow)
@@ -105,7 +105,7 @@ def _hides_licensed_keypoints(shard: Path) -> bool:
 def upload_plan(out: Path, report: dict) -> list[str]:
     """The folder's files a publish sends (paths relative to ``out``), the card aside."""
     from simspine_dataset.schema import BUILT_STATUSES
-    from simspine_dataset.shards import build_shards
+    from simspine_dataset.stages.shards import build_shards
 
     subjects = {e["subject"] for e in report.get("sequences", []) if e.get("status") in BUILT_STATUSES}
     files = ["build_report.json"]
@@ -130,7 +130,7 @@ def publish(
     """Create or update ``repo_id`` with the folder; returns {"repo_url", "commit", "tag", "files"}."""
     from huggingface_hub import HfApi
 
-    from simspine_dataset.card import render_card
+    from simspine_dataset.commands.card import render_card
 
     out = Path(out)
     report = check_release(out, private, gated)

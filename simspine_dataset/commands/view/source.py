@@ -210,8 +210,8 @@ def read_capture(
     """One sequence of a raw capture (the first of the subject, or of the capture, when not given);
     videos decoded every ``stride``-th frame (PyAV); detections from ``detections`` (default: the
     capture's ``detections/`` folder, as ``capture-demo`` writes it)."""
-    from simspine_dataset.capture import discover, load_mocap
     from simspine_dataset.io import detections as det_io
+    from simspine_dataset.stages.capture import discover, load_mocap
     from simspine_dataset.synthetic.generator import DETECTIONS_DIR, GROUND_TRUTH
 
     raw = Path(raw)

@@ -17,10 +17,10 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.observations import PseudoMarkers
-from simspine_dataset.capture import SequenceRecord
 from simspine_dataset.geometry.camera import Camera
 from simspine_dataset.geometry.triangulation import fill_short_gaps, triangulate
 from simspine_dataset.io import detections as det_io
+from simspine_dataset.stages.capture import SequenceRecord
 
 ERROR_SCALE_PX = 10.0
 DEFAULT_NOISE_PX = 5.0  # a keypoint never triangulated in the sequence: its rays' pixel noise

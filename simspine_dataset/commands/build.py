@@ -10,7 +10,7 @@ Work folder (the stage order is the layout)::
 (``<hash>``: the digest of the settings that change the simulation; ``<frames>``: the frames
 settings' key.) Each unit's work lives in its stage module: ``simulate`` (with ``pseudo_markers``
 for ``--detections`` and ``annotations`` for ``--annotations``), ``views``, ``frames``; this
-module only keys, orders and records the units. Then ``shards`` (``simspine_dataset.shards``) assembles
+module only keys, orders and records the units. Then ``shards`` (``simspine_dataset.stages.shards``) assembles
     OUT/data/{default,frames}/{train,test}/shard-NNNNN.parquet, OUT/meta/, OUT/models/, OUT/build_report.json
 
 Every unit writes to a temporary name and renames when complete; its output is its completion
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -37,19 +37,19 @@ import numpy as np
 
 from simspine_dataset import h36m
 from simspine_dataset.biomech.gates import Gate
-from simspine_dataset.capture import Capture, SequenceRecord, discover, load_mocap
-from simspine_dataset.config import SimulationConfig
+from simspine_dataset.config import BuildConfig
 from simspine_dataset.errors import SimspineError
-from simspine_dataset.frames import FramesConfig, write_frames
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
 from simspine_dataset.io.report import read_report
 from simspine_dataset.schema import BUILT_STATUSES
-from simspine_dataset.simulate import SimulatedSequence, kinematic_axes, simulate
-from simspine_dataset.views import write_views
+from simspine_dataset.stages.capture import Capture, SequenceRecord, discover, load_mocap
+from simspine_dataset.stages.frames import write_frames
+from simspine_dataset.stages.simulate import SimulatedSequence, kinematic_axes, simulate
+from simspine_dataset.stages.views import write_views
 
 if TYPE_CHECKING:
-    from simspine_dataset.annotations import Annotations
+    from simspine_dataset.stages.annotations import Annotations
 
 log = logging.getLogger(__name__)
 
@@ -61,64 +61,20 @@ WORK_ENTRY = "work/{config}/reports/{subject}/{sequence}.json"  # a sequence uni
 DEPENDENCIES = ("simspine-dataset", "numpy", "scipy", "opensim", "cdflib", "av", "datasets", "pyarrow")
 
 
-@dataclass(frozen=True)
-class BuildConfig:
-    subjects: tuple[str, ...] | None = None
-    workers: int = 1
-    detections: str | None = None  # SpinePose detections root: triangulated spine pseudo-markers for IK
-    check_videos: bool = True  # False: a mocap-only build (no frames wanted), videos never opened
-    frames: FramesConfig = field(default_factory=FramesConfig)
-    release: str = "full"  # full | public (annotations only: see shards.PUBLIC_HIDDEN)
-    model: str | None = None  # a user-supplied OpenSim model: its mapping JSON (biomech.user_model)
-    annotations: str | None = None  # the official release's labels instead of our simulation (annotations)
-    annotations_unit: str | None = None  # their length unit (m | cm | mm); None: decided from the data
-    train_subjects: tuple[str, ...] = h36m.TRAIN_SUBJECTS
-    test_subjects: tuple[str, ...] = h36m.TEST_SUBJECTS
-    simulation: SimulationConfig = field(default_factory=SimulationConfig)
-
-    def __post_init__(self) -> None:
-        from simspine_dataset.annotations import LENGTH_UNITS_MM
-        from simspine_dataset.config import require
-        from simspine_dataset.shards import RELEASES
-
-        require(self.workers >= 1, "workers", self.workers, ">= 1")
-        units = (None, *LENGTH_UNITS_MM)
-        require(self.annotations_unit in units, "annotations_unit", self.annotations_unit, "m | cm | mm")
-        require(self.release in RELEASES, "release", self.release, " | ".join(RELEASES))
-        both = sorted(set(self.train_subjects) & set(self.test_subjects))
-        require(not both, "train_subjects / test_subjects", both, "disjoint lists")
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> BuildConfig:
-        """Settings from a TOML file whose tables mirror this class (``builder_scripts/*.toml``)."""
-        import tomllib
-
-        from simspine_dataset.config import from_mapping
-
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from e
-        return from_mapping(cls, data, str(path))
-
-    def split_of(self, subject: str) -> str:
-        return h36m.split_of(subject, self.train_subjects, self.test_subjects)
-
-    def digest(self) -> str:
-        """Hash of every setting that changes the simulated rows: the simulation settings and which
-        labels are made (with detections or not; the user model by its files' content; the
-        release's labels or not, and their unit). Not the subjects or the splits (which units run,
-        and where their rows go), nor the paths of inputs (their content is in each unit's key), nor
-        how units are run, framed or released (keyed elsewhere or acting at the shards)."""
-        settings = {
-            "simulation": asdict(self.simulation),
-            "detections": bool(self.detections),
-            "model": _files_digest(_model_files(self.model)) if self.model else None,
-            "annotations": bool(self.annotations),
-            "annotations_unit": self.annotations_unit,
-        }
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def settings_digest(config: BuildConfig) -> str:
+    """Hash of every setting that changes the simulated rows: the simulation settings and which
+    labels are made (with detections or not; the user model by its files' content; the
+    release's labels or not, and their unit). Not the subjects or the splits (which units run,
+    and where their rows go), nor the paths of inputs (their content is in each unit's key), nor
+    how units are run, framed or released (keyed elsewhere or acting at the shards)."""
+    settings = {
+        "simulation": asdict(config.simulation),
+        "detections": bool(config.detections),
+        "model": _files_digest(_model_files(config.model)) if config.model else None,
+        "annotations": bool(config.annotations),
+        "annotations_unit": config.annotations_unit,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _model_files(mapping: str) -> list[Path]:
@@ -176,7 +132,7 @@ def unit_key(
     if config.annotations:  # changed release files are a new unit
         fingerprint += stat_fingerprint(release_labels(config).files(record.subject, record.sequence))
     return {
-        "config": config.digest(),
+        "config": settings_digest(config),
         "frames": config.frames.key,
         "subject": record.subject,
         "sequence": f"{record.sequence}.{text_digest(fingerprint)}",
@@ -194,7 +150,7 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
     inputs = scale_inputs(subject, records, config)
-    path = out / WORK_SCALE.format(config=config.digest(), subject=subject, inputs=inputs)
+    path = out / WORK_SCALE.format(config=settings_digest(config), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())
     mocap = []
@@ -265,7 +221,7 @@ def _release_model(out: Path, subject: str, config: BuildConfig) -> dict:
 @cache
 def open_annotations(root: str, unit: str | None = None) -> Annotations:
     """The release's labels, indexed once per process."""
-    from simspine_dataset.annotations import Annotations
+    from simspine_dataset.stages.annotations import Annotations
 
     return Annotations.open(root, unit)
 
@@ -347,7 +303,7 @@ def _scale_job(args: tuple) -> dict | None:
 def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, list[str]]]:
     """Every config's shards from the finished units, in a fixed order, written beside any earlier
     build's (``shards.write_config``); returns their paths per config and split."""
-    from simspine_dataset.shards import write_config
+    from simspine_dataset.stages.shards import write_config
 
     ok = sorted(
         (e for e in entries if e["status"] in BUILT_STATUSES),
@@ -414,7 +370,7 @@ def plan(raw: str | Path, config: BuildConfig) -> tuple[Capture, dict[str, list[
         raise SimspineError(f"{raw}: the capture holds no sequences to build (simspine inspect lists them)")
     records = capture.sequences
     if config.annotations:  # only the sequences the release has labels for (the others: logged)
-        from simspine_dataset.annotations import match
+        from simspine_dataset.stages.annotations import match
 
         open_annotations.cache_clear()  # index the folder as it is now (files added since are seen)
         found, _ = match(release_labels(config), [(r.subject, r.sequence) for r in records])
@@ -501,7 +457,7 @@ def _annotations_report(capture: Capture, config: BuildConfig, axes: list[dict])
     keypoints that are NaN because the release lacks them."""
     if not config.annotations:
         return None
-    from simspine_dataset.annotations import match, missing_keypoints
+    from simspine_dataset.stages.annotations import match, missing_keypoints
 
     annotations = release_labels(config)
     keys = [(r.subject, r.sequence) for r in capture.sequences]
@@ -527,19 +483,19 @@ def _detections_report(capture: Capture, config: BuildConfig) -> dict | None:
 
 def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
     """Shards, metadata, the build report and the card from the finished units."""
-    from simspine_dataset.card import write_card
-    from simspine_dataset.shards import remove_leftovers
-    from simspine_dataset.skeleton import write_skeleton_json
+    from simspine_dataset.commands.card import write_card
+    from simspine_dataset.skeleton import skeleton_dict
+    from simspine_dataset.stages.shards import remove_leftovers
 
     out = Path(out)
     remove_leftovers(out)  # what a killed build left: never kept, never published
     entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
     files = _shards(out, entries, config)
-    write_skeleton_json(out / "meta" / "skeleton.json")
+    write_text_atomic(out / "meta" / "skeleton.json", json.dumps(skeleton_dict(), indent=2) + "\n")
     axes = _axes(out, entries, config)
     write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(axes, indent=1))
     report = {
-        "config_hash": config.digest(),
+        "config_hash": settings_digest(config),
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "versions": _versions(),
         "rows": _rows(out, files["default"]),  # default config, per split
@@ -600,7 +556,7 @@ def clean(out: str | Path, everything: bool = False) -> tuple[int, int]:
 def _remove_stale(out: Path, files: dict[str, dict[str, list[str]]], entries: list[dict]) -> None:
     """After the card: the earlier build's shards and whatever a killed build left under ``data/``,
     and the scaled models of subjects this build does not hold."""
-    from simspine_dataset.shards import named_files, prune
+    from simspine_dataset.stages.shards import named_files, prune
 
     prune(out, named_files(files))
     subjects = {e["subject"] for e in entries if e["status"] in BUILT_STATUSES}

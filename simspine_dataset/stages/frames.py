@@ -17,39 +17,19 @@ around the image centre. The other columns are the ``default`` config's rows of 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simspine_dataset.config import FramesConfig
 from simspine_dataset.errors import CorruptVideoError
 from simspine_dataset.io.video import read_frames
 
 if TYPE_CHECKING:
-    from simspine_dataset.capture import SequenceRecord
+    from simspine_dataset.stages.capture import SequenceRecord
 
-MODES = ("none", "crop", "full")
 FRAME_CHUNK_FRAMES = 250  # mocap frames whose images are decoded at a time (x 4 cameras)
-
-
-@dataclass(frozen=True)
-class FramesConfig:
-    mode: str = "none"  # none | crop | full
-    stride: int = 10  # every 10th mocap frame: 5 images/s at 50 Hz
-    size_px: int = 256  # side of a square crop
-    jpeg_quality: int = 90
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"frames mode must be one of {MODES}, got {self.mode!r}")
-        if self.stride < 1 or self.size_px < 8 or not 1 <= self.jpeg_quality <= 100:
-            raise ValueError(f"invalid frames settings {self}")
-
-    @property
-    def key(self) -> str:
-        """Name of this setting's work folder: changing it rebuilds the frames only."""
-        return f"{self.mode}-stride{self.stride}-{self.size_px}px-q{self.jpeg_quality}"
 
 
 def crop_boxes(boxes_xywh: np.ndarray, image_size: np.ndarray) -> np.ndarray:
@@ -131,7 +111,7 @@ def write_frames(path: Path, views_path: Path, record: SequenceRecord, config: F
     import pyarrow.parquet as pq
 
     from simspine_dataset.schema import frames_features
-    from simspine_dataset.shards import write_parquet
+    from simspine_dataset.stages.shards import write_parquet
 
     views = pq.read_table(views_path)
     wanted = np.flatnonzero(views.column("frame").to_numpy() % config.stride == 0)

@@ -30,7 +30,7 @@ def sequence_coordinates(
     import pyarrow.parquet as pq
 
     from simspine_dataset.geometry.transforms import axes_is_translation, coordinates_from_published
-    from simspine_dataset.shards import build_shards
+    from simspine_dataset.stages.shards import build_shards
 
     axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     names = tuple(a["name"] for a in axes)
@@ -142,7 +142,7 @@ def stills(out: str | Path, report: dict, plot: bool = True) -> list[tuple[str, 
     import pyarrow.dataset as pads
 
     from simspine_dataset.schema import BUILT_STATUSES
-    from simspine_dataset.shards import build_shards
+    from simspine_dataset.stages.shards import build_shards
 
     out = Path(out)
     built = [e for e in report["sequences"] if e.get("status") in BUILT_STATUSES]
