@@ -81,7 +81,7 @@ def frames_build(capture: Path, tmp: Path) -> tuple[float, float, int]:
     start = time.perf_counter()
     report = build(capture, tmp / "frames", BuildConfig(workers=2, frames=FramesConfig("crop")))
     seconds = time.perf_counter() - start
-    rows = sum(report["frames_rows"].values())
+    rows = sum(report.frames_rows.values())
     size = sum(p.stat().st_size for p in (tmp / "frames").glob("data/frames/*/*.parquet"))
     return rows / seconds, size / rows, rows
 
@@ -117,7 +117,7 @@ def main() -> None:
             seconds[workers], report = timed_build(
                 args.capture, tmp / f"w{workers}", workers, args.detections
             )
-        rows = sum(report["rows"].values())
+        rows = sum(report.rows.values())
         print(
             f"build: {rows:,} camera-frames; 1 worker {seconds[1]:.1f} s ({rows / seconds[1]:.0f}/s), "
             f"2 workers {seconds[2]:.1f} s ({rows / seconds[2]:.0f}/s); scaling {seconds[1] / seconds[2]:.2f}x"

@@ -58,7 +58,7 @@ def measure(raw: Path, out: Path, model: str | None) -> dict[str, float]:
     one = rows["camera"] == rows["camera"][0]  # every camera carries the same 3D labels
     axes = [a["name"] for a in json.loads((out / "meta" / "kinematic_axes.json").read_text())]
     error, flexion = [], []
-    for entry in report["sequences"]:
+    for entry in report.sequences:
         truth = np.load(raw / GROUND_TRUTH.format(subject=entry["subject"], sequence=entry["sequence"]))
         pick = one & (rows["action"] == entry["action"]) & (rows["subaction"] == entry["subaction"])
         frames = rows["frame"][pick]
@@ -75,9 +75,9 @@ def measure(raw: Path, out: Path, model: str | None) -> dict[str, float]:
         row[f"{region}_mm"] = float(error[:, [sk.INDEX[n] for n in names]].mean())
     row["lumbar_flexion_rms_deg"] = float(np.sqrt(np.mean(flexion**2)))
     row["frames_per_s"] = sum(len(np.load(raw / GROUND_TRUTH.format(subject=e["subject"], sequence=e["sequence"]))[
-        "coordinates"]) for e in report["sequences"]) / seconds  # fmt: skip
-    row["flagged"] = sum(e["status"] == "flagged" for e in report["sequences"])
-    row["failed"] = sum(e["status"] == "failed" for e in report["sequences"])
+        "coordinates"]) for e in report.sequences) / seconds  # fmt: skip
+    row["flagged"] = sum(e["status"] == "flagged" for e in report.sequences)
+    row["failed"] = sum(e["status"] == "failed" for e in report.sequences)
     return row
 
 

@@ -19,6 +19,7 @@ from simspine_dataset.h36m import ACTIONS
 from simspine_dataset.synthetic import DEMO_SUBJECTS, TRUTH_MODELS
 
 if TYPE_CHECKING:
+    from simspine_dataset.record import BuildRecord
     from simspine_dataset.stages.detect import VideoResult
 
 log = logging.getLogger("simspine")
@@ -124,32 +125,32 @@ def _build(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **_slurm_options(args),
         )
-        if "submitted" in report:
+        if isinstance(report, dict):  # Slurm only submits
             print(
                 f"submitted Slurm jobs {' '.join(report['submitted'])}; "
                 f"{args.out}/build_report.json appears when they finish"
             )
             return 0
-    failed = [e for e in report["sequences"] if e["status"] == "failed"]
-    flagged = [e for e in report["sequences"] if e["status"] == "flagged"]
-    ok = len(report["sequences"]) - len(failed) - len(flagged)
+    failed = [e for e in report.sequences if e["status"] == "failed"]
+    flagged = [e for e in report.sequences if e["status"] == "flagged"]
+    ok = len(report.sequences) - len(failed) - len(flagged)
     print(
-        f"built {args.out}: rows {report['rows']}, {ok} sequences ok, {len(flagged)} flagged "
+        f"built {args.out}: rows {report.rows}, {ok} sequences ok, {len(flagged)} flagged "
         f"(labels beyond the gates), {len(failed)} failed"
     )
     for entry in failed:
         print(f"FAILED {entry['subject']} {entry['sequence']}: {entry['error']}")
     for entry in flagged:
         print(f"FLAGGED {entry['subject']} {entry['sequence']}: {'; '.join(entry['flagged'])}")
-    for problem in report.get("short_videos", []):
+    for problem in report.short_videos:
         print(f"SHORT VIDEO {problem}")
-    for problem in report.get("known_problems", []):
+    for problem in report.known_problems:
         print(f"KNOWN {problem}")
     _unused_work_hint(args.out, report)
     return 1 if failed or flagged else 0
 
 
-def _unused_work_hint(out: Path, report: dict) -> None:
+def _unused_work_hint(out: Path, report: BuildRecord) -> None:
     from simspine_dataset.commands.build import unused_work
 
     if unused := unused_work(out, report):
@@ -204,7 +205,7 @@ def _detect(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **_slurm_options(args),
         )
-        if "submitted" in report:
+        if isinstance(report, dict):  # Slurm only submits
             print(
                 f"submitted Slurm jobs {' '.join(report['submitted'])}; {args.detections}/{REPORT} appears "
                 f"when they finish (markers in {args.detections}/*/*/{MARKER})"

@@ -45,14 +45,14 @@ def test_load_dataset_reads_the_folder(built) -> None:
 
     out, report = built
     ds = load_dataset(str(out))
-    assert set(ds) == {"train", "test"} and ds["test"].num_rows == report["rows"]["test"]
+    assert set(ds) == {"train", "test"} and ds["test"].num_rows == report.rows["test"]
     row = ds["test"].with_format("numpy")[0]
     assert row["keypoints_3d_world_mm"].shape == (37, 3) and row["keypoints_2d_px"].shape == (37, 2)
     assert row["camera_rotation"].shape == (3, 3) and len(row["kinematics"]) == len(
         json.loads((out / "meta/kinematic_axes.json").read_text())
     )
     assert (out / "models" / "S9.osim").is_file() and (out / "meta" / "skeleton.json").is_file()
-    assert all(e["status"] == "ok" for e in report["sequences"])
+    assert all(e["status"] == "ok" for e in report.sequences)
     card = (out / "README.md").read_text()
     assert "config_name: default" in card
     # the validity table's neck-bending ranges against the rows themselves (one camera's rows)
@@ -148,7 +148,7 @@ def test_bad_input_fails_its_sequence_only(capture, built, damage, tmp_path, cap
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
     assert len(failed) == 1 and name in failed[0]["error"]
     assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
-    assert report["rows"]["train"] == built[1]["rows"]["train"]  # the other subject is untouched
+    assert report.rows["train"] == built[1].rows["train"]  # the other subject is untouched
 
 
 def test_validate_passes_a_good_build_and_fails_a_broken_one(built, tmp_path, capsys) -> None:
@@ -181,7 +181,7 @@ def test_detections_become_pseudo_markers(tmp_path) -> None:
     confident = pseudo.confidence > 0.5
     assert confident.mean() > 0.5 and np.nanmedian(error[confident]) < 25.0  # mm, from 3 px detections
     report = build(raw, tmp_path / "out", BuildConfig(detections=str(raw / "detections")))
-    assert all(e["status"] == "ok" for e in report["sequences"]) and report["config"]["detections"]
+    assert all(e["status"] == "ok" for e in report.sequences) and report.config.detections
     assert pseudo.names == sk.NAMES
 
 
@@ -245,9 +245,7 @@ def test_frames_config_crops_around_the_person(capture, built, tmp_path) -> None
     default = {k: v for k, v in shard_digests(out).items() if k.startswith("data/default/")}
     assert default == shard_digests(built[0])  # frames add a config; the default one is unchanged
     frames = load_dataset(str(out), "frames", split="test")
-    assert frames.num_rows == report["frames_rows"]["test"] and set(frames["frame"][:]) <= set(
-        range(0, 100, 5)
-    )
+    assert frames.num_rows == report.frames_rows["test"] and set(frames["frame"][:]) <= set(range(0, 100, 5))
     row = frames[7]
     assert row["image"].size == (64, 64)
     crop = np.array(row["crop_xywh_px"])
@@ -328,11 +326,11 @@ def test_a_rebuild_with_fewer_subjects_leaves_no_stale_split(capture, built, tmp
     out = tmp_path / "out"
     shutil.copytree(built[0], out)  # the two-subject build, then a rebuild with S1 only
     report = build(capture, out, BuildConfig(subjects=("S1",)))
-    assert set(report["rows"]) == {"train"}
+    assert set(report.rows) == {"train"}
     assert sorted(p.name for p in (out / "data" / "default").iterdir()) == ["train"]
     assert not list((out / "data").rglob(".*"))  # no temporary file left
     ds = load_dataset(str(out), download_mode="force_redownload")
-    assert set(ds) == {"train"} and ds["train"].num_rows == report["rows"]["train"]
+    assert set(ds) == {"train"} and ds["train"].num_rows == report.rows["train"]
     assert "split: test" not in (out / "README.md").read_text()
 
 
@@ -622,7 +620,7 @@ def test_opensim_solver_setting_runs_opensims_ik(capture, built, tmp_path, monke
     )
     out = tmp_path / "opensim_ik"
     report = build(capture, out, config)
-    assert len(calls) == 4 and all(e["status"] == "ok" for e in report["sequences"])
+    assert len(calls) == 4 and all(e["status"] == "ok" for e in report.sequences)
     theirs = load_dataset(str(out), split="test").with_format("numpy")[:]
     ours = load_dataset(str(built[0]), split="test").with_format("numpy")[:]
     gap = np.abs(theirs["kinematics"] - ours["kinematics"])
@@ -656,12 +654,12 @@ def test_opensim_solver_builds_with_detections(tmp_path) -> None:
             simulation=replace(SimulationConfig(), ik=IKConfig(solver=solver)),
         )
         report = build(raw, tmp_path / solver, config)
-        assert [e["status"] for e in report["sequences"]] == ["ok", "ok"], report["sequences"]
+        assert [e["status"] for e in report.sequences] == ["ok", "ok"], report.sequences
         rows = load_dataset(str(tmp_path / solver), split="test").with_format("numpy")[:]
         keypoints[solver] = rows["keypoints_3d_world_mm"]
         truth = {
             e["subaction"]: np.load(raw / GROUND_TRUTH.format(subject="S9", sequence=e["sequence"]))
-            for e in report["sequences"]
+            for e in report.sequences
         }
         true = np.stack(
             [truth[s]["keypoints_world_mm"][f] for s, f in zip(rows["subaction"], rows["frame"], strict=True)]

@@ -43,7 +43,7 @@ def test_datatrove_local_executor_matches_build(reference, tmp_path) -> None:
     raw, expected = reference
     report = run(raw, tmp_path / "out", CONFIG, "datatrove", tasks=3)
     assert digests(tmp_path / "out") == expected and expected
-    assert all(e["status"] == "ok" for e in report["sequences"]) and len(report["sequences"]) == 8
+    assert all(e["status"] == "ok" for e in report.sequences) and len(report.sequences) == 8
     completions = sorted((tmp_path / "out").glob("work/*/logs/*/*/completions/*"))
     assert len(completions) == 3 + 3 + 1  # one marker per finished task
     marker = next((tmp_path / "out").glob("work/*/reports/S9/*.json"))
@@ -61,7 +61,7 @@ def test_ray_executor_on_a_local_cluster_matches_build(reference, tmp_path) -> N
     finally:
         ray.shutdown()
     assert digests(tmp_path / "out") == expected
-    assert all(e["status"] == "ok" for e in report["sequences"])
+    assert all(e["status"] == "ok" for e in report.sequences)
 
 
 def test_slurm_chain_is_three_array_jobs(tmp_path) -> None:
@@ -110,7 +110,7 @@ def test_a_rerun_with_other_output_settings_is_not_skipped(reference, tmp_path) 
     run(raw, tmp_path / "out", CONFIG, "datatrove", tasks=2)
     public = BuildConfig(check_videos=False, workers=2, release="public")
     report = run(raw, tmp_path / "out", public, "datatrove", tasks=2)
-    assert report["config"]["release"] == "public"
+    assert report.config.release == "public"
     rows = load_dataset(str(tmp_path / "out"), split="test", download_mode="force_redownload").with_format(
         "numpy"
     )

@@ -58,7 +58,7 @@ def _failed(checks) -> list[str]:
 def test_export_then_build_from_it_gives_the_same_rows(built, tmp_path) -> None:
     raw, out, release = built
     report = build(raw, tmp_path / "again", BuildConfig(check_videos=False, annotations=str(release)))
-    assert all(e["status"] == "ok" for e in report["sequences"])
+    assert all(e["status"] == "ok" for e in report.sequences)
     ours, theirs = _rows(out), _rows(tmp_path / "again")
     for name in ("subject", "action", "frame", "camera"):
         assert list(ours[name]) == list(theirs[name]), name
@@ -69,7 +69,7 @@ def test_export_then_build_from_it_gives_the_same_rows(built, tmp_path) -> None:
     assert np.abs(ours["kinematics"] - theirs["kinematics"][:, same]).max() < 1e-4
     assert np.abs(ours["keypoints_2d_px"] - theirs["keypoints_2d_px"]).max() < 1e-3
     assert not _failed(validate(tmp_path / "again"))
-    assert report["annotations"]["missing_keypoints"] == []
+    assert report.annotations["missing_keypoints"] == []
     card = (tmp_path / "again" / "README.md").read_text()
     assert (
         "official SIMSPINE release's labels" in card
@@ -245,13 +245,13 @@ def test_a_15_marker_set_with_a_wrong_unit_header_and_unmatched_trials(built, tm
     extra = public / "positions" / "S1" / "S1_Greeting 1.trc"  # labels of a sequence not in RAW
     shutil.copyfile(public / "positions" / "S1" / "S1_Walking 1.trc", extra)
     report = build(raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(public)))
-    assert report["annotations"]["sequences_without_annotations"] == ["S9 Walking"]
-    assert report["annotations"]["annotations_without_sequence"] == ["S1 Greeting 1"]
+    assert report.annotations["sequences_without_annotations"] == ["S9 Walking"]
+    assert report.annotations["annotations_without_sequence"] == ["S1 Greeting 1"]
     assert "not in the annotations" in caplog.text and "not in the capture" in caplog.text
     assert "its header says 'mm', its data are read in m (decided from the body's size)" in caplog.text
     spine, mocap = list(sk.SPINE_SUBSET), [i for i, k in enumerate(sk.KEYPOINTS) if k.source == "mocap"]
     missing = sorted(set(range(37)) - set(spine) - set(mocap))
-    assert report["annotations"]["missing_keypoints"] == [sk.NAMES[i] for i in missing]
+    assert report.annotations["missing_keypoints"] == [sk.NAMES[i] for i in missing]
     ours, theirs = _rows(out), _rows(tmp_path / "b")
     index = _by_key(ours)
     keys = list(_by_key(theirs))
@@ -349,10 +349,10 @@ def test_a_broken_release_file_fails_its_sequence_only_and_names_the_file(built,
     trc = broken / "positions" / "S1" / "S1_Walking 1.trc"
     trc.write_text(trc.read_text()[:300])  # cut inside the header
     report = build(raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(broken)))
-    failed = [e for e in report["sequences"] if e["status"] != "ok"]
+    failed = [e for e in report.sequences if e["status"] != "ok"]
     assert [(e["subject"], e["sequence"]) for e in failed] == [("S1", "Walking 1")]
     assert str(trc) in failed[0]["error"] and "column labels" in failed[0]["error"]
-    assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
+    assert sum(e["status"] == "ok" for e in report.sequences) == 7
 
 
 def test_trcs_without_kinematics_build_an_empty_kinematics_column(built, tmp_path) -> None:
@@ -365,7 +365,7 @@ def test_trcs_without_kinematics_build_an_empty_kinematics_column(built, tmp_pat
     report = build(
         raw, tmp_path / "b", BuildConfig(check_videos=False, annotations=str(tmp_path / "release"))
     )
-    assert all(e["status"] == "ok" for e in report["sequences"]) and report["annotations"]["kinematics"] == 0
+    assert all(e["status"] == "ok" for e in report.sequences) and report.annotations["kinematics"] == 0
     assert load_dataset(str(tmp_path / "b"), split="test")[0]["kinematics"] == []
     assert not _failed(validate(tmp_path / "b"))
     card = (tmp_path / "b" / "README.md").read_text()
@@ -441,7 +441,7 @@ def test_an_annotation_unit_the_data_cannot_tell_is_refused_and_can_be_given(bui
     assert all("--annotations-unit" in e and ".trc" in e for e in errors), errors
     config = BuildConfig(check_videos=False, annotations=str(odd), annotations_unit="cm")
     report = build(raw, tmp_path / "c", config)  # taken as cm, as the user said
-    assert {e["status"] for e in report["sequences"]} == {"ok"}
+    assert {e["status"] for e in report.sequences} == {"ok"}
 
 
 def test_a_second_export_replaces_the_first_and_a_foreign_folder_is_refused(built, tmp_path) -> None:

@@ -120,8 +120,22 @@ def test_a_smaller_rebuild_removes_the_models_of_subjects_it_no_longer_holds(
     assert sorted(p.name for p in (out / "models").iterdir()) == ["S1.osim"]
 
 
-@pytest.mark.parametrize("content", ["{}", "[]", "not json"])
-def test_a_broken_report_is_one_line_for_every_command(built, tmp_path, capsys, content) -> None:
+RECORD = '"config_hash": "x", "rows": {}, "sequences": []'
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{}", "format version 1"),
+        ("[]", "not a build record"),
+        ("not json", "not readable as JSON"),
+        ('{"format_version": 99, "config": {}, ' + RECORD + "}", "format version 99"),
+        ('{"format_version": 2, ' + RECORD + "}", "lacks config"),
+        ('{"format_version": 2, "config": {"simulation": {"filter": {"space": "x"}}}, ' + RECORD + "}",
+         "config.simulation.filter.space = 'x'"),
+    ],
+)  # fmt: skip
+def test_a_broken_report_is_one_line_for_every_command(built, tmp_path, capsys, content, says) -> None:
     from simspine_dataset.cli import main
 
     out = tmp_path / "out"
@@ -131,6 +145,7 @@ def test_a_broken_report_is_one_line_for_every_command(built, tmp_path, capsys, 
         assert main(command) == 2, command
         err = capsys.readouterr().err.strip()
         assert err.startswith("simspine: error: ") and "build_report.json" in err and "\n" not in err
+        assert says in err, err
 
 
 def test_a_malformed_card_is_one_line_for_validate(built, tmp_path, capsys) -> None:
@@ -181,7 +196,7 @@ def test_an_output_folder_inside_the_capture_is_not_a_subject(capture, tmp_path)
     shutil.copytree(capture, raw)
     build(raw, raw / "S10", BuildConfig(check_videos=False))
     report = build(raw, tmp_path / "out", BuildConfig(check_videos=False))
-    assert {e["status"] for e in report["sequences"]} == {"ok"}
+    assert {e["status"] for e in report.sequences} == {"ok"}
 
 
 def test_a_capture_without_sequences_is_an_error(tmp_path, capsys) -> None:

@@ -22,6 +22,7 @@ LAYERS = (
     (
         "simspine_dataset.schema",
         "simspine_dataset.config",
+        "simspine_dataset.record",
         "simspine_dataset.metrics",
         "simspine_dataset.loader",
         "simspine_dataset.pose_models",
@@ -70,7 +71,7 @@ def layer(module: str) -> int:
     """The layer of a package module: its longest matching prefix among ``LAYERS``."""
     best = max(
         ((len(prefix), rank) for rank, group in enumerate(LAYERS) for prefix in group
-         if module == prefix or module.startswith(prefix + ".")),
+         if module == prefix or (module.startswith(prefix + ".") and prefix != "simspine_dataset")),
         default=None,
     )  # fmt: skip
     assert best is not None, f"{module} belongs to no layer: add it to LAYERS"

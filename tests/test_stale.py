@@ -103,7 +103,7 @@ def test_more_subjects_reuse_every_unit_and_paths_of_inputs_are_not_keys(capture
     more = replace(config, subjects=None, detections=str(moved), test_subjects=("S9", "S11", "S5"),
                    train_subjects=("S1", "S6", "S7", "S8"))  # fmt: skip
     report = build(capture, tmp_path / "out", more)
-    assert report["config_hash"] == settings_digest(config)
+    assert report.config_hash == settings_digest(config)
     assert {p: p.stat().st_mtime_ns for p in units} == units  # S1's units untouched
     assert len(list((tmp_path / "out" / "work").glob("*"))) == 1  # one work tree
 

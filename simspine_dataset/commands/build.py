@@ -41,7 +41,7 @@ from simspine_dataset.config import BuildConfig
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
-from simspine_dataset.io.report import read_report
+from simspine_dataset.record import REPORT, BuildRecord, read_record
 from simspine_dataset.schema import BUILT_STATUSES
 from simspine_dataset.stages.capture import Capture, SequenceRecord, discover, load_mocap
 from simspine_dataset.stages.frames import write_frames
@@ -481,7 +481,7 @@ def _detections_report(capture: Capture, config: BuildConfig) -> dict | None:
     return {"source": config.detections, "sequences_without_detections": missing}
 
 
-def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> dict:
+def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> BuildRecord:
     """Shards, metadata, the build report and the card from the finished units."""
     from simspine_dataset.commands.card import write_card
     from simspine_dataset.skeleton import skeleton_dict
@@ -494,39 +494,39 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     write_text_atomic(out / "meta" / "skeleton.json", json.dumps(skeleton_dict(), indent=2) + "\n")
     axes = _axes(out, entries, config)
     write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(axes, indent=1))
-    report = {
-        "config_hash": settings_digest(config),
-        "config": json.loads(json.dumps(asdict(config), default=str)),
-        "versions": _versions(),
-        "rows": _rows(out, files["default"]),  # default config, per split
-        "frames_rows": _rows(out, files.get("frames", {})),  # frames config, per split (with --frames)
-        "files": files,  # every shard, per config and split: what the card names and load_dataset reads
-        "ik_inputs_left_out": check_model(config),  # a user model's unmapped Human3.6M joints
-        "annotations": _annotations_report(capture, config, axes),
-        "short_videos": [str(p) for p in capture.short_videos],  # cameras with rows for fewer frames
-        "known_problems": [str(p) for p in capture.known],  # of the official download, built around
-        "detections": _detections_report(capture, config),
-        "sequences": entries,
-    }
-    write_text_atomic(out / "build_report.json", json.dumps(report, indent=1))
+    record = BuildRecord(
+        config=config,
+        config_hash=settings_digest(config),
+        versions=_versions(),
+        rows=_rows(out, files["default"]),
+        frames_rows=_rows(out, files.get("frames", {})),
+        files=files,  # every shard, per config and split: what the card names and load_dataset reads
+        ik_inputs_left_out=check_model(config),
+        annotations=_annotations_report(capture, config, axes),
+        short_videos=[str(p) for p in capture.short_videos],  # cameras with rows for fewer frames
+        known_problems=[str(p) for p in capture.known],  # of the official download, built around
+        detections=_detections_report(capture, config),
+        sequences=entries,
+    )
+    write_text_atomic(out / REPORT, record.to_json())
     write_card(out)  # the commit point: load_dataset now reads this build's shards
     _remove_stale(out, files, entries)
-    return report
+    return record
 
 
-def unused_work(out: Path, report: dict) -> list[Path]:
-    """Files under ``work/`` that the build ``report`` describes does not use: units of other
+def unused_work(out: Path, record: BuildRecord) -> list[Path]:
+    """Files under ``work/`` that the build ``record`` describes does not use: units of other
     settings (another work tree), of inputs since changed, of subjects no longer built."""
     work = Path(out) / "work"
     if not work.is_dir():
         return []
-    current = work / report["config_hash"]
+    current = work / record.config_hash
     used = set()
-    for entry in report["sequences"]:
+    for entry in record.sequences:
         for name, key in entry.get("units", {}).items():
             templates = (WORK_SIMULATE, WORK_VIEWS, WORK_ENTRY) if name == "default" else (WORK_FRAMES,)
             used |= {Path(out) / t.format(**key) for t in templates}
-    subjects = {e["subject"] for e in report["sequences"] if e["status"] in BUILT_STATUSES}
+    subjects = {e["subject"] for e in record.built}
     used |= {p for s in subjects for p in current.glob(f"1_scale/{s}.*.json")}
     return [p for p in sorted(work.rglob("*")) if p.is_file() and p not in used and "logs" not in p.parts]
 
@@ -542,8 +542,7 @@ def clean(out: str | Path, everything: bool = False) -> tuple[int, int]:
         size = sum(p.stat().st_size for p in files)
         shutil.rmtree(out / "work", ignore_errors=True)
         return len(files), size
-    report = read_report(out)
-    files = unused_work(out, report)
+    files = unused_work(out, read_record(out))
     size = sum(p.stat().st_size for p in files)
     for path in files:
         path.unlink()
@@ -570,9 +569,9 @@ def build(
     out: str | Path,
     config: BuildConfig = BuildConfig(),
     progress: Callable[[dict], None] | None = None,
-) -> dict:
-    """Run every stage over ``raw`` on this machine (``workers`` processes); returns the build report
-    (also written to build_report.json). ``progress`` is called with each sequence's report entry as
+) -> BuildRecord:
+    """Run every stage over ``raw`` on this machine (``workers`` processes); returns the build's
+    record (also written to build_report.json). ``progress`` is called with each sequence's report entry as
     it finishes. ``distributed.run`` runs the same units on datatrove."""
     out = Path(out)
     check_model(config)

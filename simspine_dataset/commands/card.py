@@ -2,15 +2,17 @@
 
 Rendered with huggingface_hub's ``DatasetCard`` and ``DatasetCardData`` from the packaged template
 ``simspine_dataset/data/card_template.md``; the column table comes from ``schema``, the keypoint
-table from ``skeleton``, sizes and settings from ``build_report.json``, the biomechanical-validity
-table and figures from the built kinematics (``figures``).
+table from ``skeleton``, sizes and settings from the build's record (``record.BuildRecord``), the
+biomechanical-validity table and figures from the built kinematics (``figures``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +20,10 @@ from simspine_dataset import skeleton as sk
 from simspine_dataset.io.atomic import write_text_atomic
 from simspine_dataset.schema import DEFAULT_COLUMNS, FRAMES_COLUMNS
 from simspine_dataset.stages.shards import build_shards
+
+if TYPE_CHECKING:
+    from simspine_dataset.config import BuildConfig, FilterConfig
+    from simspine_dataset.record import BuildRecord
 
 
 def _size_category(rows: int) -> str:
@@ -32,7 +38,7 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def _configs(out: Path, report: dict) -> list[dict]:
+def _configs(out: Path, report: BuildRecord) -> list[dict]:
     """The YAML ``configs``: every shard named (their names carry their content digests, so the
     card, which ``datasets`` hashes for its cache, changes whenever the data does)."""
     configs = []
@@ -48,7 +54,7 @@ def _configs(out: Path, report: dict) -> list[dict]:
     return configs
 
 
-def _dataset_info(out: Path, report: dict) -> list[dict]:
+def _dataset_info(out: Path, report: BuildRecord) -> list[dict]:
     """The YAML ``dataset_info`` of each config: features, splits (rows, bytes), sizes."""
     import pyarrow.parquet as pq
     from datasets import DatasetInfo, Features, SplitDict, SplitInfo
@@ -75,36 +81,35 @@ def _dataset_info(out: Path, report: dict) -> list[dict]:
     return infos
 
 
-def _tables(report: dict) -> dict[str, str]:
+def _tables(report: BuildRecord) -> dict[str, str]:
     columns = "\n".join(
         f"| `{c.name}` | {c.card_feature} | {c.meaning} |" for c in (*DEFAULT_COLUMNS, *FRAMES_COLUMNS)
     )
-    config, annotations = report.get("config", {}), report.get("annotations")
     keypoints = "\n".join(
-        f"| {i} | {k.name} | {k.meaning} | {value_from(k, config, annotations)} | {k.sigma} |"
+        f"| {i} | {k.name} | {k.meaning} | {value_from(k, report.config, report.annotations)} | {k.sigma} |"
         for i, k in enumerate(sk.KEYPOINTS)
     )
-    frames = report.get("frames_rows", {})
+    frames = report.frames_rows
     splits = "\n".join(
         f"| {split} | {rows:,} | {frames[split]:,} |" if split in frames else f"| {split} | {rows:,} | - |"
-        for split, rows in sorted(report.get("rows", {}).items())
+        for split, rows in sorted(report.rows.items())
     )
-    failed = [e for e in report.get("sequences", []) if e.get("status") == "failed"]
-    flagged = [e for e in report.get("sequences", []) if e.get("status") == "flagged"]
+    failed = [e for e in report.sequences if e["status"] == "failed"]
+    flagged = [e for e in report.sequences if e["status"] == "flagged"]
     return {
         "columns": columns,
         "keypoints": keypoints,
         "splits": splits,
         "failures": "\n".join(f"- {e['subject']} {e['sequence']}: {e.get('error', '')}" for e in failed)
         or "none",
-        "short_videos": "\n".join(f"- {problem}" for problem in report.get("short_videos", [])) or "none",
-        "known_problems": "\n".join(f"- {problem}" for problem in report.get("known_problems", [])) or "none",
+        "short_videos": "\n".join(f"- {problem}" for problem in report.short_videos) or "none",
+        "known_problems": "\n".join(f"- {problem}" for problem in report.known_problems) or "none",
         "flagged": "\n".join(f"- {e['subject']} {e['sequence']}: {'; '.join(e['flagged'])}" for e in flagged)
         or "none",
     }
 
 
-def value_from(keypoint: sk.Keypoint, config: dict, annotations: dict | None = None) -> str:
+def value_from(keypoint: sk.Keypoint, config: BuildConfig, annotations: dict | None = None) -> str:
     """Where this build's values of a keypoint come from (the merge rules, as configured, or the
     official release's files with ``--annotations``)."""
     if annotations:
@@ -115,29 +120,29 @@ def value_from(keypoint: sk.Keypoint, config: dict, annotations: dict | None = N
             if keypoint.source == "mocap"
             else "the official SIMSPINE release"
         )
-    merge = config.get("simulation", {}).get("merge", {})
-    model = "the user's OpenSim model" if config.get("model") else "the model"
+    merge = config.simulation.merge
+    model = "the user's OpenSim model" if config.model else "the model"
     if _is_simspines(config):
         model = "SIMSPINE's model"
     if keypoint.source == "mocap":
         source = "Human3.6M mocap"
     elif keypoint.source == "triangulated":
-        source = f"triangulated 2D detections ({model} where unseen)" if config.get("detections") else model
+        source = f"triangulated 2D detections ({model} where unseen)" if config.detections else model
     else:
         source = model
         if keypoint.name in sk.VERTEBRAL_CHAIN and keypoint.name != "Hip":
-            if merge.get("reanchor_spine"):
+            if merge.reanchor_spine:
                 source += ", re-anchored on the mocap Hip->Neck"
-            if merge.get("blend_detections") and config.get("detections"):
-                source += f", blended {merge['blend_detections']:.0%} with triangulated detections"
-    hidden = config.get("release") == "public" and keypoint.source != "simulated"
+            if merge.blend_detections and config.detections:
+                source += f", blended {merge.blend_detections:.0%} with triangulated detections"
+    hidden = config.release == "public" and keypoint.source != "simulated"
     return f"hidden (NaN) in this public release; {source}" if hidden else source
 
 
-def _pipeline(report: dict) -> str:
+def _pipeline(report: BuildRecord) -> str:
     """The build's own pipeline line: its model, solver, detections and filter."""
-    config = report.get("config", {})
-    if annotations := report.get("annotations"):
+    config = report.config
+    if annotations := report.annotations:
         kinematics = (
             "" if annotations.get("kinematics") else " The release gave no kinematics: `kinematics` is empty."
         )
@@ -151,42 +156,35 @@ def _pipeline(report: dict) -> str:
             f"{len(annotations['annotations_without_sequence'])} of the release (`build_report.json`)."
             + kinematics
         )
-    simulation = config.get("simulation", {})
-    ik, f = simulation.get("ik", {}), simulation.get("filter", {})
-    solver = {
+    ik = config.simulation.ik
+    solvers = {
         "batched": "our batched solver (validated against OpenSim's)",
         "opensim": "OpenSim's InverseKinematicsSolver",
     }
-    model = _model_text(config, ik)
-    if config.get("model"):  # a user's model always runs through OpenSim's solver
-        ik = {**ik, "solver": "opensim"}
-    rays = (
-        " (and, where one camera alone saw a keypoint, that camera's ray)"
-        if ik.get("single_view_rays")
-        else ""
-    )
+    solver = solvers["opensim" if config.model else ik.solver]  # a user's model: OpenSim's solver
+    rays = " (and, where one camera alone saw a keypoint, that camera's ray)" if ik.single_view_rays else ""
     detections = (
         f"triangulated SpinePose 2D detections as confidence-weighted pseudo-markers{rays}"
-        if config.get("detections")
+        if config.detections
         else "no 2D detections (the spine follows Human3.6M's trunk joints)"
     )
     weights = (
         "weighted by their measured noise (1 / variance)"
-        if ik.get("weights") == "measured"
+        if ik.weights == "measured"
         else "with the configured weights"
     )
-    rounds = ik.get("acceleration_rounds", 0)
+    rounds = ik.acceleration_rounds
     em = f", re-estimated {rounds}x from the joint solution (expectation-maximisation)" if rounds else ""
     temporal = (
         f", then all frames jointly with an acceleration penalty set from the data{em} (temporal IK)"
-        if ik.get("temporal") and not config.get("model")
+        if ik.temporal and not config.model
         else ", frame by frame"
     )
     return (
-        f"Human3.6M mocap (world mm) -> per-subject scaling of {model} -> inverse kinematics per sequence "
-        f"with {solver.get(ik.get('solver'), ik.get('solver'))} on the mocap joints and {detections}, "
+        f"Human3.6M mocap (world mm) -> per-subject scaling of {_model_text(config)} -> inverse kinematics "
+        f"per sequence with {solver} on the mocap joints and {detections}, "
         f'{weights}{temporal} -> virtual vertebra markers and the merge rules (column "value from" '
-        f"below) -> {_filter_text(f)} -> per-camera views." + _definition_text(config)
+        f"below) -> {_filter_text(config.simulation.filter)} -> per-camera views." + _definition_text(config)
     )
 
 
@@ -205,29 +203,29 @@ CROSS_MODEL = {
 }
 
 
-def _is_simspines(config: dict) -> bool:
+def _is_simspines(config: BuildConfig) -> bool:
     """Built with SIMSPINE's own model (``--model simspine`` or an ``.osim`` with its markers)."""
-    model = str(config.get("model") or "")
+    model = config.model or ""
     return model == "simspine" or model.endswith(".osim")
 
 
-def _model_text(config: dict, ik: dict) -> str:
+def _model_text(config: BuildConfig) -> str:
     if _is_simspines(config):
         return (
             "SIMSPINE's own OpenSim model (`--model simspine`: Pose2Sim's full-body model with five lumbar "
             "bodies and a rigid thoracic and cervical torso, SIMSPINE's 33 markers; the paper's keypoint "
             "definition)"
         )
-    if config.get("model"):
+    if config.model:
         return "the user's OpenSim model (`--model`)"
-    return f"our OpenSim spine model (`{ik.get('spine')}` spine)"
+    return f"our OpenSim spine model (`{config.simulation.ik.spine}` spine)"
 
 
-def _definition_text(config: dict) -> str:
+def _definition_text(config: BuildConfig) -> str:
     """Which model defines the keypoints, and how far the other definition lies."""
-    if config.get("model") and not _is_simspines(config):
+    if config.model and not _is_simspines(config):
         return ""
-    ours = not config.get("model")
+    ours = not config.model
     c = CROSS_MODEL["ours" if ours else "simspine"]
     return (
         f" The keypoints are {'our model' if ours else 'SIMSPINE'}'s definition of the vertebrae, not "
@@ -240,16 +238,16 @@ def _definition_text(config: dict) -> str:
     )
 
 
-def _filter_text(f: dict) -> str:
+def _filter_text(f: FilterConfig) -> str:
     """The filter step as the card states it."""
-    if f.get("space") == "none":
+    if f.space == "none":
         return "no filter"
     how = (
-        f"zero-phase Butterworth low-pass ({f.get('cutoff_hz')} Hz, effective order {f.get('order')})"
-        if f.get("method", "butterworth") == "butterworth"
+        f"zero-phase Butterworth low-pass ({f.cutoff_hz} Hz, effective order {f.order})"
+        if f.method == "butterworth"
         else "an adaptive smoother (strength per signal from its measured noise and motion)"
     )
-    if f.get("space", "keypoints") == "keypoints":
+    if f.space == "keypoints":
         return f"{how} on each of the 37 keypoints"
     return (
         f"{how} on the model's coordinates (model-derived keypoints follow by forward kinematics) "
@@ -257,8 +255,8 @@ def _filter_text(f: dict) -> str:
     )
 
 
-def _filter_limitation(f: dict) -> str:
-    if f.get("space", "keypoints") == "keypoints":
+def _filter_limitation(f: FilterConfig) -> str:
+    if f.space == "keypoints":
         return (
             "- The filter smooths each keypoint independently: distances that are rigid in the model "
             "vary by up to ~14 mm during fast movements."
@@ -269,7 +267,7 @@ def _filter_limitation(f: dict) -> str:
     )
 
 
-def _quality(out: Path, report: dict) -> str:
+def _quality(out: Path, report: BuildRecord) -> str:
     """The distribution of the label-quality columns over every row of the default config."""
     import pyarrow.parquet as pq
 
@@ -279,8 +277,6 @@ def _quality(out: Path, report: dict) -> str:
     shards = [p for paths in build_shards(out, report).values() for p in paths]
     if not shards:
         return "No rows."
-    if not set(columns) <= set(pq.read_schema(shards[0]).names):
-        return "This build has no label-quality columns (built before they existed)."
     parts = [pq.read_table(p, columns=columns) for p in shards]
     values = {name: np.concatenate([t[name].to_numpy() for t in parts]).astype(float) for name in columns[:2]}
     uncertainty = np.concatenate(  # fixed-size lists: flattened, not row by row
@@ -297,19 +293,19 @@ def _quality(out: Path, report: dict) -> str:
     return "\n".join(lines)
 
 
-def _settings(report: dict) -> str:
+def _settings(report: BuildRecord) -> str:
     """The settings actually used, as a short list (all of them: ``build_report.json``)."""
-    config = report.get("config", {})
-    simulation = config.get("simulation", {})
-    ik = simulation.get("ik", {})
+    config = report.config
+    simulation = asdict(config.simulation)
+    ik = simulation["ik"]
     lines = [
-        f"- model spine: `{ik.get('spine')}`, IK solver `{ik.get('solver')}`",
-        f"- merge rules: `{json.dumps(simulation.get('merge', {}))}`",
+        f"- model spine: `{ik['spine']}`, IK solver `{ik['solver']}`",
+        f"- merge rules: `{json.dumps(simulation['merge'])}`",
         f"- inverse kinematics: `{json.dumps({k: v for k, v in ik.items() if not k.endswith('_weights')})}`",
-        f"- filter: `{json.dumps(simulation.get('filter', {}))}`",
+        f"- filter: `{json.dumps(simulation['filter'])}`",
         f"- 2D detections as IK pseudo-markers: {_detections_text(report)}",
-        f"- frames: `{json.dumps(config.get('frames', {}))}`; release: `{config.get('release', 'full')}`",
-        f"- versions: {', '.join(f'{k} {v}' for k, v in report.get('versions', {}).items())}",
+        f"- frames: `{json.dumps(asdict(config.frames))}`; release: `{config.release}`",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in report.versions.items())}",
     ]
     return "\n".join(lines)
 
@@ -326,11 +322,11 @@ def _stills_table(images: list[tuple[str, str]], per_row: int = 5) -> str:
     return "\n".join(lines)
 
 
-def _detections_text(report: dict) -> str:
+def _detections_text(report: BuildRecord) -> str:
     """Whether detections were used, and which sequences' cameras had none."""
-    if not report.get("config", {}).get("detections"):
+    if not report.config.detections:
         return "no"
-    missing = (report.get("detections") or {}).get("sequences_without_detections", {})
+    missing = (report.detections or {}).get("sequences_without_detections", {})
     if not missing:
         return "yes, for every sequence and camera"
     listed = "; ".join(f"{key} ({', '.join(cameras)})" for key, cameras in missing.items())
@@ -348,10 +344,10 @@ def render_card(out: str | Path, location: str | None = None, figures: bool = Fa
     figures it shows (else those in ``figures/`` are named)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from simspine_dataset.io.report import read_report
+    from simspine_dataset.record import read_record
 
     out = Path(out)
-    report = read_report(out)
+    report = read_record(out)
     location = location or out.resolve().as_posix()
     frames = bool(build_shards(out, report, "frames"))
     data = DatasetCardData(
@@ -359,7 +355,7 @@ def render_card(out: str | Path, location: str | None = None, figures: bool = Fa
         license_name="human36m-and-simspine-terms",
         task_categories=["keypoint-detection"],
         tags=["human-pose-estimation", "3d-pose-estimation", "spine", "biomechanics", "opensim", "human3.6m"],
-        size_categories=[_size_category(sum(report.get("rows", {}).values()))],
+        size_categories=[_size_category(sum(report.rows.values()))],
         configs=_configs(out, report),
         dataset_info=_dataset_info(out, report),
         pretty_name="SIMSPINE-style 3D spine keypoints",
@@ -370,15 +366,13 @@ def render_card(out: str | Path, location: str | None = None, figures: bool = Fa
     card = DatasetCard.from_template(
         data,
         template_str=template,
-        config_hash=report.get("config_hash", ""),
+        config_hash=report.config_hash,
         validity=validity(out, report, plot=figures),
         stills=_stills_table(stills(out, report, plot=figures)),
         settings=_settings(report),
         pipeline=_pipeline(report),
         quality=_quality(out, report),
-        filter_limitation=_filter_limitation(
-            report.get("config", {}).get("simulation", {}).get("filter", {})
-        ),
+        filter_limitation=_filter_limitation(report.config.simulation.filter),
         location=location,
         frames_loading=f'\nThe `frames` config: `load_dataset("{location}", "frames")`.\n' if frames else "",
         **_tables(report),

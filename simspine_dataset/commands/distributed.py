@@ -34,7 +34,7 @@ from simspine_dataset.commands.build import (
     stored_entry,
 )
 from simspine_dataset.errors import SimspineError
-from simspine_dataset.io.report import read_report
+from simspine_dataset.record import BuildRecord, read_record
 
 if TYPE_CHECKING:
     from datatrove.data import DocumentsPipeline
@@ -201,12 +201,14 @@ def run_detect(
     return json.loads((Path(out) / REPORT).read_text())
 
 
-def run(raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs) -> dict:
-    """Build with a datatrove executor; returns the build report, or for Slurm (which only submits)
+def run(
+    raw: str | Path, out: str | Path, config: BuildConfig, executor: str = "datatrove", **kwargs
+) -> BuildRecord | dict:
+    """Build with a datatrove executor; returns the build's record, or for Slurm (which only submits)
     ``{"submitted": [job ids]}``: an earlier build's report is never passed off as this run's."""
     check_model(config)  # a bad user-model mapping fails here, before any job is launched
     chain = executors(raw, out, config, executor, **kwargs)
     chain[-1].run()
     if executor == "slurm":
         return {"submitted": [str(job.job_id) for job in chain]}
-    return read_report(out)
+    return read_record(out)

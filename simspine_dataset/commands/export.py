@@ -45,6 +45,7 @@ from simspine_dataset import h36m
 from simspine_dataset import skeleton as sk
 from simspine_dataset.biomech.model_table import h36m_marker_name
 from simspine_dataset.biomech.osim import load_osim, motion_as_opensim_writes, place_markers_at, write_osim
+from simspine_dataset.config import BuildConfig
 from simspine_dataset.errors import MetadataError, MissingFileError, SimspineError
 from simspine_dataset.geometry.camera import Camera, to_opencv
 from simspine_dataset.geometry.transforms import (
@@ -53,8 +54,7 @@ from simspine_dataset.geometry.transforms import (
     world_mm_to_opensim_m,
 )
 from simspine_dataset.io.atomic import staging_folder, swap_in, write_text_atomic
-from simspine_dataset.io.report import read_report
-from simspine_dataset.schema import BUILT_STATUSES
+from simspine_dataset.record import BuildRecord, read_record
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,9 @@ class ExportedSequence:
     kinematics: np.ndarray
 
 
-def _sequence_names(report: dict) -> dict[tuple[str, str, int], str]:
-    """(subject, action, subaction) -> the raw sequence name, from the build report."""
-    return {
-        (e["subject"], e["action"], int(e["subaction"])): e["sequence"]
-        for e in report["sequences"]
-        if e.get("status") in BUILT_STATUSES
-    }
+def _sequence_names(report: BuildRecord) -> dict[tuple[str, str, int], str]:
+    """(subject, action, subaction) -> the raw sequence name, from the build's record."""
+    return {(e["subject"], e["action"], int(e["subaction"])): e["sequence"] for e in report.built}
 
 
 def _tables(out: Path) -> Iterator:
@@ -109,7 +105,7 @@ def _tables(out: Path) -> Iterator:
 
 def read_build(out: Path, n_kinematics: int) -> tuple[list[ExportedSequence], dict[str, list[Camera]]]:
     """A build's sequences (each mocap frame once: one camera's rows) and each subject's cameras."""
-    names = _sequence_names(read_report(out))
+    names = _sequence_names(read_record(out))
     parts: dict[tuple, list] = {}
     chosen: dict[tuple, str] = {}  # the camera whose rows stand for a sequence's frames
     cameras: dict[str, dict[str, Camera]] = {}
@@ -174,19 +170,19 @@ def export(
     if not (out / "build_report.json").is_file():
         raise SimspineError(f"{out}: not a finished build (no build_report.json)")
     _check_destination(dest)
-    report = read_report(out)
+    report = read_record(out)
     axes = json.loads((out / "meta" / "kinematic_axes.json").read_text())
     sequences, cameras = read_build(out, len(axes))
-    kept = _exported_markers(out, sequences, report["config"].get("release") == "public")
+    kept = _exported_markers(out, sequences, report.config.release == "public")
     tmp = staging_folder(dest)
     try:
-        models = _export_models(out, tmp, sorted(cameras), report["config"])
+        models = _export_models(out, tmp, sorted(cameras), report.config)
         if fmt == "h5":
             _write_h5(tmp / H5, sequences, cameras, axes, kept, models)
         else:
             _write_opensim(tmp, sequences, cameras, axes, kept, models, progress)
         counts = {"sequences": len(sequences), "subjects": len(cameras), "markers": len(kept), "format": fmt}
-        manifest = {**counts, "build": str(out.resolve()), "config_hash": report.get("config_hash")}
+        manifest = {**counts, "build": str(out.resolve()), "config_hash": report.config_hash}
         write_text_atomic(tmp / MANIFEST, json.dumps(manifest, indent=1))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -305,7 +301,7 @@ def _write_h5(
     write_h5(path, trials, calibrations, models)
 
 
-def _export_models(out: Path, dest: Path, subjects: list[str], config: dict) -> dict[str, str]:
+def _export_models(out: Path, dest: Path, subjects: list[str], config: BuildConfig) -> dict[str, str]:
     """The build's scaled models beside the labels, their keypoint-named markers moved where the
     TRC's values come from (``_keypoint_sources``); returns subject -> relative path."""
     sources = _keypoint_sources(config)
@@ -326,18 +322,18 @@ def _export_models(out: Path, dest: Path, subjects: list[str], config: dict) -> 
     return models
 
 
-def _keypoint_sources(config: dict) -> dict[str, str]:
+def _keypoint_sources(config: BuildConfig) -> dict[str, str]:
     """Keypoint name -> the model marker whose fit gives its TRC value, for the keypoints that are
     Human3.6M joints (``source == "mocap"``): ours ``H36M_NN``, a user model's what its mapping
     maps that joint to. Nothing with ``--annotations`` (the release's own model and markers)."""
-    if config.get("annotations"):
+    if config.annotations:
         return {}
     mapping = {}
-    if config.get("model"):
+    if config.model:
         from simspine_dataset.biomech.user_model import UserModel
 
         try:
-            mapping = UserModel.resolve(config["model"]).markers
+            mapping = UserModel.resolve(config.model).markers
         except (MetadataError, MissingFileError) as e:  # moved or edited since the build:
             log.warning("%s: the models' markers are exported as the model has them", e)  # as they are
             return {}

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simspine_dataset.biomech.model_table import LUMBAR_LEVELS
+
+if TYPE_CHECKING:
+    from simspine_dataset.record import BuildRecord
 
 FIGURES = ("figures/curvature_by_action.png", "figures/lumbar_rom_by_action.png")
 COLUMNS = ("subject", "action", "subaction", "camera", "kinematics")
 
 
 def sequence_coordinates(
-    out: Path, report: dict
+    out: Path, report: BuildRecord
 ) -> tuple[list[tuple[str, np.ndarray, tuple[str, ...]]], str]:
     """(action, coordinates in table units, names) per sequence of the ``default`` config, and the
     model's spine variant."""
@@ -37,7 +41,7 @@ def sequence_coordinates(
     is_translation = axes_is_translation(axes)
     shards = [p for paths in build_shards(out, report).values() for p in paths]
     if not shards:
-        return [], report["config"]["simulation"]["ik"]["spine"]
+        return [], report.config.simulation.ik.spine
     camera = pq.read_table(shards[0], columns=["camera"]).column("camera")[0].as_py()
     table = pq.ParquetDataset(shards, filters=[("camera", "==", camera)]).read(columns=list(COLUMNS))
     subject, action = table.column("subject").to_numpy(), table.column("action").to_numpy()
@@ -49,10 +53,10 @@ def sequence_coordinates(
         rows = keys == key
         coordinates = coordinates_from_published(kinematics[rows], is_translation)
         sequences.append((str(action[rows][0]), coordinates, names))
-    return sequences, report["config"]["simulation"]["ik"]["spine"]
+    return sequences, report.config.simulation.ik.spine
 
 
-def validity(out: str | Path, report: dict, plot: bool = True) -> str:
+def validity(out: str | Path, report: BuildRecord, plot: bool = True) -> str:
     """Write the figures into ``out/figures`` (unless not ``plot``) and return the Markdown table
     (empty build: a note); ``report``: the build's report, which names its shards."""
     from simspine_dataset.biomech.curvature import ADULT_STANDING_DEG, curvature_angles, summarize_by_action
@@ -135,17 +139,16 @@ STILL_COLUMNS = ("subject", "action", "subaction", "frame", "camera", "keypoints
                  "keypoints_3d_world_mm")  # fmt: skip
 
 
-def stills(out: str | Path, report: dict, plot: bool = True) -> list[tuple[str, str]]:
+def stills(out: str | Path, report: BuildRecord, plot: bool = True) -> list[tuple[str, str]]:
     """One still per action (the first built sequence of it, its middle frame, the first camera):
     written to ``figures/still_<action>.png`` (unless not ``plot``: those already there); returns
     (action, path) in action order."""
     import pyarrow.dataset as pads
 
-    from simspine_dataset.schema import BUILT_STATUSES
     from simspine_dataset.stages.shards import build_shards
 
     out = Path(out)
-    built = [e for e in report["sequences"] if e.get("status") in BUILT_STATUSES]
+    built = report.built
     if not plot:
         actions = sorted({e["action"] for e in built})
         return [(a, STILL.format(action=a)) for a in actions if (out / STILL.format(action=a)).is_file()]

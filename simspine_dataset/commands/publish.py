@@ -31,6 +31,8 @@ from simspine_dataset.errors import SimspineError
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
+    from simspine_dataset.record import BuildRecord
+
 PRUNED = ("data/", "meta/", "models/", "figures/")  # remote folders holding only what the build has
 
 
@@ -42,12 +44,12 @@ def check_release(out: Path, private: bool, gated: bool) -> dict:
     """The build report, after checking that ``out`` is an intact build that may be published as
     asked (see the module's docstring)."""
     from simspine_dataset.commands.validate import card_files, files_check
-    from simspine_dataset.io.report import read_report
+    from simspine_dataset.record import read_record
     from simspine_dataset.stages.shards import build_shards
 
     if not (out / "README.md").is_file():
         raise PublishRefusedError(f"{out}: not a finished build (no README.md)")
-    report = read_report(out)
+    report = read_record(out)
     files = {config: build_shards(out, report, config) for config in ("default", "frames")}
     named = card_files(out)
     verdict, _ = files_check(out, named, files)
@@ -58,13 +60,13 @@ def check_release(out: Path, private: bool, gated: bool) -> dict:
     return report
 
 
-def _check_public(out: Path, report: dict, named: dict[str, dict[str, list[Path]]]) -> None:
+def _check_public(out: Path, report: BuildRecord, named: dict[str, dict[str, list[Path]]]) -> None:
     """A public repo gets annotations only: refused unless the build is a public release, names no
     frames, and every named shard hides what a public release hides."""
     restricted = []
     if named.get("frames"):
         restricted.append("video frames (a frames config)")
-    if report.get("config", {}).get("release") != "public":
+    if report.config.release != "public":
         restricted.append("Human3.6M joint coordinates (a --release full build)")
     shards = [p for splits in named.values() for paths in splits.values() for p in paths]
     leaking = [p for p in shards if p.is_file() and not _hides_licensed_keypoints(p)]
@@ -102,12 +104,11 @@ def _hides_licensed_keypoints(shard: Path) -> bool:
     return True
 
 
-def upload_plan(out: Path, report: dict) -> list[str]:
+def upload_plan(out: Path, report: BuildRecord) -> list[str]:
     """The folder's files a publish sends (paths relative to ``out``), the card aside."""
-    from simspine_dataset.schema import BUILT_STATUSES
     from simspine_dataset.stages.shards import build_shards
 
-    subjects = {e["subject"] for e in report.get("sequences", []) if e.get("status") in BUILT_STATUSES}
+    subjects = {e["subject"] for e in report.built}
     files = ["build_report.json"]
     files += sorted(p.relative_to(out).as_posix() for p in (out / "meta").glob("*.json"))
     files += sorted(p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png"))
@@ -161,7 +162,7 @@ def _send(
     private: bool,
     gated: bool,
     tag: str | None,
-    report: dict,
+    report: BuildRecord,
     card: bytes,
     files: list[str],
 ) -> dict:
@@ -182,8 +183,8 @@ def _send(
         repo_id,
         operations,
         repo_type="dataset",
-        commit_message=f"simspine build {report.get('config_hash', '')}",
+        commit_message=f"simspine build {report.config_hash}",
     )
-    tag = tag or f"build-{report.get('config_hash', 'unknown')}"
+    tag = tag or f"build-{report.config_hash}"
     api.create_tag(repo_id, tag=tag, repo_type="dataset", revision=commit.oid, exist_ok=True)
     return {"repo_url": str(repo_url), "commit": commit.oid, "tag": tag, "files": len(sent)}

@@ -47,6 +47,9 @@ from simspine_dataset.stages.shards import PUBLIC_HIDDEN
 
 if TYPE_CHECKING:
     from simspine_dataset.biomech.kinematics import KinematicModel
+    from simspine_dataset.config import BuildConfig
+    from simspine_dataset.record import BuildRecord
+
 BATCH_ROWS = 20_000
 SCANNED = (
     "subject",
@@ -254,19 +257,18 @@ def _scan_split(
     return n
 
 
-def _counts_check(report: dict, rows: dict[str, int]) -> Check:
+def _counts_check(report: BuildRecord, rows: dict[str, int]) -> Check:
     """Splits read and their rows against the report (a split the report lacks is stale)."""
     on_disk = sorted(split for split, n in rows.items() if n)
-    passed = rows == report["rows"] and on_disk == sorted(report["rows"]) and sum(rows.values()) > 0
-    detail = f"rows {rows} (report {report['rows']}), splits read {on_disk}"
+    passed = rows == report.rows and on_disk == sorted(report.rows) and sum(rows.values()) > 0
+    detail = f"rows {rows} (report {report.rows}), splits read {on_disk}"
     if not sum(rows.values()):  # nothing was built: not a pass (build_report.json names the failures)
         return Check("counts", "fail", f"no rows: nothing was built ({detail})", 0)
-    return check("counts", passed, detail, len(on_disk) + len(report["rows"]))
+    return check("counts", passed, detail, len(on_disk) + len(report.rows))
 
 
 def validate(out: str | Path) -> list[Check]:
     """Run every check on a build folder. Raises ``SimspineError`` when ``out`` is not a build."""
-    import pyarrow.parquet as pq
 
     from simspine_dataset.biomech.kinematics import KinematicModel
     from simspine_dataset.biomech.model_table import model_spec
@@ -279,18 +281,17 @@ def validate(out: str | Path) -> list[Check]:
     default = {split: [p for p in paths if p in intact] for split, paths in files["default"].items()}
     shards = [p for paths in default.values() for p in paths]
     checks = [files_verdict, _schema_check(shards, len(axes))]
-    spec = model_spec(report["config"]["simulation"]["ik"]["spine"])
+    config = report.config
+    spec = model_spec(config.simulation.ik.spine)
     ours = [c.name for c in spec.coordinates] == [a["name"] for a in axes]  # not a user's or the release's
-    model = KinematicModel(spec) if ours and not report["config"].get("model") else None
+    model = KinematicModel(spec) if ours and not config.model else None
     is_translation = axes_is_translation(axes)
     scan = Scan([i for i in range(sk.NUM_KEYPOINTS) if i not in _absent(report)])
-    released = bool(report["config"].get("annotations"))  # labels from the release, not simulated here
-    pairs = [] if released else _model_rigid_pairs(report["config"], model)
-    # only the columns the shards hold: an older build lacks some, which the schema check reports
-    held = set(pq.read_schema(shards[0]).names) if shards else set(SCANNED)
-    columns = [name for name in SCANNED if name in held]
+    released = bool(config.annotations)  # labels from the release, not simulated here
+    pairs = [] if released else _model_rigid_pairs(config, model)
+    # a shard without a scanned column fails the schema check, and its scan raises here
     for split, paths in default.items():
-        scan.rows[split] = _scan_split(paths, columns, scan, model, is_translation, pairs)
+        scan.rows[split] = _scan_split(paths, list(SCANNED), scan, model, is_translation, pairs)
     frames = {split: [p for p in paths if p in intact] for split, paths in files["frames"].items()}
     checks += [
         _counts_check(report, scan.rows),
@@ -377,12 +378,12 @@ def files_check(
     return check("files", not problems, detail, len(shards)), intact
 
 
-def _read_build(out: Path) -> tuple[dict, list[dict]]:
-    """The build report and the kinematic axes; ``SimspineError`` when ``out`` is not a build."""
+def _read_build(out: Path) -> tuple[BuildRecord, list[dict]]:
+    """The build's record and the kinematic axes; ``SimspineError`` when ``out`` is not a build."""
     from simspine_dataset.errors import SimspineError
-    from simspine_dataset.io.report import read_report
+    from simspine_dataset.record import read_record
 
-    report = read_report(out)
+    report = read_record(out)
     path = out / "meta" / "kinematic_axes.json"
     try:
         axes = json.loads(path.read_text())
@@ -407,22 +408,21 @@ def _schema_check(shards: list[Path], n_kinematics: int) -> Check:
     )
 
 
-def _absent(report: dict) -> set[int]:
+def _absent(report: BuildRecord) -> set[int]:
     """Keypoints NaN on purpose: a public release's hidden ones, those the release's labels lack."""
-    absent = set(PUBLIC_HIDDEN) if report["config"].get("release") == "public" else set()
-    missing = (report.get("annotations") or {}).get("missing_keypoints", [])
+    absent = set(PUBLIC_HIDDEN) if report.config.release == "public" else set()
+    missing = (report.annotations or {}).get("missing_keypoints", [])
     return absent | {sk.INDEX[name] for name in missing}
 
 
-def _model_rigid_pairs(config: dict, model: KinematicModel | None) -> list[tuple[int, int]]:
+def _model_rigid_pairs(config: BuildConfig, model: KinematicModel | None) -> list[tuple[int, int]]:
     """The keypoint pairs the published labels keep rigid: our model's, when the filter runs on
     the coordinates (or not at all) and no merge option moves model-derived points."""
     from simspine_dataset.biomech.vertebrae import rigid_keypoint_pairs
 
-    simulation = config["simulation"]
-    merge = simulation["merge"]
-    moved = merge["reanchor_spine"] or merge["blend_detections"] > 0 or merge["geometric_latissimus"]
-    if model is None or moved or simulation["filter"].get("space", "keypoints") == "keypoints":
+    merge = config.simulation.merge
+    moved = merge.reanchor_spine or merge.blend_detections > 0 or merge.geometric_latissimus
+    if model is None or moved or config.simulation.filter.space == "keypoints":
         return []
     return rigid_keypoint_pairs(model.spec)
 
@@ -439,9 +439,9 @@ def _quality_check(scan: Scan, ours: bool) -> Check:
     return check("label quality filled", bool(filled), detail, residual.size + ours * uncertainty.size)
 
 
-def _gates_check(report: dict, scan: Scan) -> Check:
+def _gates_check(report: BuildRecord, scan: Scan) -> Check:
     """No sequence of the report is flagged and no row's label failed a gate (``biomech.gates``)."""
-    flagged = [f"{e['subject']} {e['sequence']}" for e in report["sequences"] if e.get("status") == "flagged"]
+    flagged = [f"{e['subject']} {e['sequence']}" for e in report.sequences if e["status"] == "flagged"]
     detail = f"{scan.flagged_rows:,} rows flagged, {len(flagged)} sequences flagged"
     if flagged:
         detail += f" ({', '.join(flagged[:5])}{', ...' if len(flagged) > 5 else ''}: build_report.json)"
@@ -468,7 +468,7 @@ def _curvature_checks(angles: list[dict]) -> list[Check]:
     return checks
 
 
-def _frames_checks(report: dict, files: dict[str, list[Path]]) -> list[Check]:
+def _frames_checks(report: BuildRecord, files: dict[str, list[Path]]) -> list[Check]:
     """With a ``frames`` config: its row counts, and every image of every shard decodes, at the
     configured size (crops) or at its row's image size (full frames)."""
     import io
@@ -476,11 +476,11 @@ def _frames_checks(report: dict, files: dict[str, list[Path]]) -> list[Check]:
     import pyarrow.parquet as pq
     from PIL import Image, UnidentifiedImageError
 
-    expected = report.get("frames_rows") or {}
+    expected = report.frames_rows
     if not expected:
         return []
     rows = {s: sum(pq.ParquetFile(p).metadata.num_rows for p in files.get(s, [])) for s in expected}
-    frames = report["config"]["frames"]
+    frames = report.config.frames
     decoded, wrong = 0, []
     for shard in (p for paths in files.values() for p in paths):
         for batch in pq.ParquetFile(shard).iter_batches(columns=["image", "image_size", "frame", "camera"]):
@@ -491,7 +491,7 @@ def _frames_checks(report: dict, files: dict[str, list[Path]]) -> list[Check]:
                 except (OSError, UnidentifiedImageError) as e:
                     wrong.append(f"{shard.name} frame {row['frame']} camera {row['camera']}: {e}")
                     continue
-                want = (frames["size_px"],) * 2 if frames["mode"] == "crop" else tuple(row["image_size"])
+                want = (frames.size_px,) * 2 if frames.mode == "crop" else tuple(row["image_size"])
                 if image.size != want:
                     wrong.append(f"{shard.name} frame {row['frame']}: {image.size} px, expected {want}")
                 decoded += 1

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from simspine_dataset.record import BuildRecord
+
 SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # digest: of its bytes, so other data has another name
 # (and ``datasets``' cache, keyed by the card's YAML that names every shard, another entry)
 GROUP_BYTES = 64 * 2**20
@@ -184,14 +186,11 @@ def write_config(
     return files
 
 
-def build_shards(out: Path, report: Mapping, config: str = "default") -> dict[str, list[Path]]:
-    """A build's shards of one config per split, as its report names them (the files its card
-    names and ``load_dataset`` reads; a build made before the report named them: those on disk)."""
+def build_shards(out: Path, record: BuildRecord, config: str = "default") -> dict[str, list[Path]]:
+    """A build's shards of one config per split, as its record names them (the files its card
+    names and ``load_dataset`` reads)."""
     out = Path(out)
-    if "files" not in report:
-        folders = sorted(p for p in (out / "data" / config).glob("*") if p.is_dir())
-        return {f.name: sorted(f.glob("*.parquet")) for f in folders if any(f.glob("*.parquet"))}
-    splits = report["files"].get(config, {})
+    splits = record.files.get(config, {})
     return {split: [out / p for p in paths] for split, paths in splits.items() if paths}
 
 

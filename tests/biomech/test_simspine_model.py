@@ -215,7 +215,7 @@ def test_a_capture_whose_truth_is_simspines_model_is_recovered_by_that_model(tmp
         out = tmp_path / str(model)
         config = BuildConfig(detections=str(raw / "detections"), check_videos=False, model=model)
         report = build(raw, out, config)
-        assert all(e["status"] != "failed" for e in report["sequences"]), report["sequences"]
+        assert all(e["status"] != "failed" for e in report.sequences), report.sequences
         rows = load_dataset(str(out), split="test").with_format("numpy")[:]
         true = np.stack(
             [truth[s]["keypoints_world_mm"][f] for s, f in zip(rows["subaction"], rows["frame"], strict=True)]

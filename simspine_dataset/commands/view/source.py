@@ -79,13 +79,9 @@ def pick_sequence(location: str, subject: str | None, sequence: str | None) -> t
     """(subject, canonical action, subaction, raw sequence name) of the sequence to show: by its
     raw name (``Walking 1``, as in the build report) or ``<action> <subaction>``; the first built
     sequence of the subject (of the build) when not given."""
-    from simspine_dataset.schema import BUILT_STATUSES
+    from simspine_dataset.record import REPORT, record_from_json
 
-    built = [
-        e
-        for e in _build_file(location, "build_report.json")["sequences"]
-        if e.get("status") in BUILT_STATUSES
-    ]
+    built = record_from_json(_build_file(location, REPORT), f"{location}/{REPORT}").built
     mine = [e for e in built if subject in (None, e["subject"])]
     if not mine:
         raise SimspineError(f"{location}: no built sequence of subject {subject}")

@@ -1,0 +1,86 @@
+"""A build folder's record of itself, ``build_report.json``: written once by ``simspine build``
+(``commands.build.finalize``), read through ``BuildRecord`` by every command that reads a build
+(card, validate, export, publish, view, clean) and by the baselines.
+
+The record carries a format version (``FORMAT_VERSION``): a folder written by another format is
+refused in one line, never guessed at. Its settings are read back as the ``BuildConfig`` they were
+(through ``config.from_mapping``), so a reader sees the config's own defaults and types, never
+defaults of its own. Sequence entries stay mappings: their keys depend on their status (``ok``,
+``flagged``, ``failed``, ``skipped``) and are documented where they are written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from simspine_dataset.config import BuildConfig, from_mapping
+from simspine_dataset.errors import SimspineError
+
+REPORT = "build_report.json"
+FORMAT_VERSION = 2  # 1: reports before the version was written (not read: rebuild)
+STATS = "meta/stats.json"  # per-column statistics of the train split (``stages.shards.column_stats``)
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What ``simspine build`` made, with which settings, and from what."""
+
+    config: BuildConfig
+    config_hash: str  # ``commands.build.settings_digest``: names the work tree of these settings
+    rows: dict[str, int]  # default config, per split
+    sequences: list[dict]  # one entry per sequence: status, units, flags, error
+    frames_rows: dict[str, int] = field(default_factory=dict)  # frames config, per split
+    files: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # config -> split -> shards
+    versions: dict[str, str] = field(default_factory=dict)  # the packages that made it
+    ik_inputs_left_out: list[str] = field(default_factory=list)  # a user model's unmapped joints
+    annotations: dict | None = None  # with --annotations: the release's files and what was left out
+    short_videos: list[str] = field(default_factory=list)
+    known_problems: list[str] = field(default_factory=list)
+    detections: dict | None = None  # with --detections: the folder and what it lacks
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def built(self) -> list[dict]:
+        """The entries of sequences whose rows are in the dataset."""
+        from simspine_dataset.schema import BUILT_STATUSES
+
+        return [e for e in self.sequences if e["status"] in BUILT_STATUSES]
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "config": asdict(self.config)}, indent=1, default=str)
+
+
+def read_record(out: str | Path) -> BuildRecord:
+    """The record of the build folder ``out``; ``SimspineError`` in one line naming the file when it
+    is missing, not JSON, of another format version, or not a build record."""
+    path = Path(out) / REPORT
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise SimspineError(f"{Path(out)}: not a build folder (no {REPORT})") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SimspineError(f"{path}: not readable as JSON ({e})") from e
+    return record_from_json(data, path)
+
+
+def record_from_json(data: object, path: str | Path) -> BuildRecord:
+    """A build record from the JSON of ``path`` (a file of a build folder or of a Hub repo)."""
+    if not isinstance(data, dict):
+        raise SimspineError(f"{path}: not a build record (a JSON object is expected)")
+    version = data.get("format_version", 1)
+    if version != FORMAT_VERSION:
+        raise SimspineError(
+            f"{path}: build format version {version}; this simspine-dataset reads version "
+            f"{FORMAT_VERSION}: rebuild the folder with this version's `simspine build` (finished units are "
+            "reused where their settings still apply)"
+        )
+    if missing := [k for k in ("config", "config_hash", "rows", "sequences") if k not in data]:
+        raise SimspineError(f"{path}: not a build record (it lacks {', '.join(missing)})")
+    known = {f.name for f in fields(BuildRecord)}
+    try:
+        config = from_mapping(BuildConfig, data["config"], str(path), "config.")
+    except ValueError as e:
+        raise SimspineError(str(e)) from e
+    return BuildRecord(**{**{k: v for k, v in data.items() if k in known}, "config": config})
