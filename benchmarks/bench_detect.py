@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+import baselines.pose2d  # noqa: F401  (a stand-in torchvision where none is installed, for mmpose)
+
 REAL_CAMERA_FRAMES = 2_137_064
 
 
@@ -46,7 +48,7 @@ def gflops(width: int) -> float:
 def export_rtmpose_m(path: Path) -> Path:
     """Our RTMPose-m config with random weights as an ONNX file with SpinePose's I/O."""
     import torch
-    from mmpose.apis import init_model
+    from mmpose.apis import init_model  # after baselines.pose2d: torchvision's stand-in
 
     model = init_model(
         "baselines/pose2d/configs/rtmpose-m_8xb256-420e_simspine-256x192.py", device="cpu"

@@ -2,7 +2,7 @@
 # Quick start 2: set everything up, then lint and run the whole test suite. Exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS=dev,baselines,distributed,detect,view bash scripts/setup.sh
+EXTRAS=dev,all bash scripts/setup.sh
 # SpinePose (parity tests of `simspine detect`): --no-deps, as its metadata asks for an unpinned torch
 .venv/bin/python -m pip install --quiet --no-deps spinepose==2.1.0 OneEuroFilter==0.2.1
 # Pose2Sim's readers (the export's tests read our files with them): --no-deps, as its metadata pulls

@@ -1,7 +1,8 @@
-"""The ``simspine`` command: one subcommand per job of DESIGN.md section 2 (plus ``inspect``).
+"""The ``simspine`` command: one subcommand per job (README, "Quick start" and "Using a real
+Human3.6M download"; ``simspine --help`` lists them).
 
-Each subcommand parses its arguments and calls one library function; nothing else lives here.
-Subcommands whose issue has not landed say so and exit with status 2.
+Each subcommand parses its arguments and calls one library function; nothing else lives here. An
+expected failure is one line on stderr and exit status 2 (a traceback with ``-v``).
 """
 
 from __future__ import annotations
@@ -573,6 +574,33 @@ def _hint(error: Exception, args: argparse.Namespace) -> str:
     return " (add -v for the traceback)" if isinstance(error, OSError) else ""
 
 
+_DISTRIBUTION_OF = {
+    "cv2": "opencv-python-headless",
+    "PIL": "pillow",
+    "rerun": "rerun-sdk",
+}  # import -> pip name
+
+
+def _extra_of(module: str) -> str | None:
+    """The extra of this package (its installed metadata, from pyproject.toml) that requires the
+    distribution ``module`` comes from; None when no extra does."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    root = module.split(".", maxsplit=1)[0]
+    wanted = _DISTRIBUTION_OF.get(root, root).lower()
+    try:
+        requirements = requires("simspine-dataset") or []
+    except PackageNotFoundError:
+        return None
+    for requirement in requirements:
+        name = re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower()
+        extra = re.search(r"extra\s*==\s*[\"']([\w-]+)[\"']", requirement)
+        if name == wanted and extra:
+            return extra.group(1)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simspine`` console script; returns the exit status."""
     from simspine_dataset.errors import SimspineError
@@ -587,6 +615,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (path := getattr(args, name)).is_dir():
                 raise SimspineError(f"{path}: no such folder")
         return int(args.run(args))
+    except ModuleNotFoundError as e:  # an optional dependency this command needs: name its extra
+        if args.verbose or not (extra := _extra_of(e.name or "")):
+            raise
+        print(
+            f"simspine: error: `simspine {args.command}` needs {e.name}, which is not installed: "
+            f"pip install 'simspine-dataset[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
     except (SimspineError, ValueError, OSError) as e:  # expected failures: one line, a traceback with -v
         if args.verbose:
             import traceback

@@ -88,8 +88,9 @@ class IKConfig:
     block_frames: int = 25  # batched solver: frames solved together, warm-started per block
     accuracy: float = 1e-5  # OpenSim solver accuracy (SIMSPINE's setting)
     spine: str = "articulated"  # our model's spine: "articulated" or "rigid" (the reference's)
-    # ours: each marker's weight is the configured one divided by its measured noise variance
-    # (white noise above fps / 4, plus noise_floor_mm^2); "configured": the weights alone
+    # ours, "measured": every marker used (configured weight > 0) is weighted by 1 / its measured
+    # noise variance (white noise above fps / 4, plus noise_floor_mm^2); the configured values
+    # then only say which markers are used. "configured": the configured weights alone
     weights: str = "measured"
     noise_floor_mm: float = 1.0  # the least noise a marker is trusted to have (model mismatch)
     # ours: a pseudo-marker farther than this many times its noise from the median of its 9
@@ -199,8 +200,10 @@ class FramesConfig:
 
     @property
     def key(self) -> str:
-        """Name of this setting's work folder: changing it rebuilds the frames only."""
-        return f"{self.mode}-stride{self.stride}-{self.size_px}px-q{self.jpeg_quality}"
+        """Name of this setting's work folder: changing it rebuilds the frames only (full frames
+        have no crop size: changing it rebuilds nothing)."""
+        size = "" if self.mode == "full" else f"-{self.size_px}px"
+        return f"{self.mode}-stride{self.stride}{size}-q{self.jpeg_quality}"
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,57 @@ class BuildConfig:
 
     def split_of(self, subject: str) -> str:
         return h36m.split_of(subject, self.train_subjects, self.test_subjects)
+
+
+def ignored_settings(config: BuildConfig) -> list[str]:
+    """The settings given that this build's mode does not use, each as a sentence naming it (the
+    build logs them as warnings): every ``simulation.*`` with ``--annotations`` (the labels are the
+    release's); the IK weights' values with ``ik.weights = "measured"`` (a marker is used or not;
+    its measured noise sets its weight); our solver's and temporal IK's settings with ``--model``;
+    the frames settings without frames, the crop size with
+    full frames."""
+    found = []
+    if config.annotations:
+        why = "is ignored with --annotations (the labels are the release's)"
+        found += [f"simulation.{name} = {value!r} {why}" for name, value in _changed(config.simulation)]
+    ik, default = config.simulation.ik, IKConfig()
+    if ik.weights == "measured" and not config.annotations:
+        for name in ("h36m_weights", "pseudo_marker_weights"):
+            mine, theirs = getattr(ik, name), getattr(default, name)
+            moved = sorted(str(k) for k, w in mine.items() if w > 0 < theirs.get(k, 0) != w)
+            if moved:
+                found.append(
+                    f'ik.{name} values of {", ".join(moved)} are ignored with ik.weights = "measured" '
+                    '(only whether a weight is 0 counts; set ik.weights = "configured")'
+                )
+    if config.model and not config.annotations:  # OpenSim's solver, frame by frame, no uncertainty
+        unused = ("block_frames", "temporal", "window_frames", "acceleration_rounds", "uncertainty_samples")
+        found += [
+            f"ik.{name} = {getattr(ik, name)!r} is ignored with --model (OpenSim's solver, frame by frame)"
+            for name in unused
+            if getattr(ik, name) != getattr(default, name)
+        ]
+    if config.frames.mode == "none":
+        found += [
+            f"frames.{name} = {value!r} is ignored without --frames"
+            for name, value in _changed(config.frames)
+        ]
+    elif config.frames.mode == "full" and config.frames.size_px != FramesConfig().size_px:
+        found.append(f"frames.size_px = {config.frames.size_px} is ignored with --frames full (whole images)")
+    return found
+
+
+def _changed(settings: object, table: str = "") -> list[tuple[str, object]]:
+    """(dotted name, value) of every leaf setting that differs from its class's default."""
+    out = []
+    defaults = type(settings)()
+    for f in fields(settings):
+        mine, theirs = getattr(settings, f.name), getattr(defaults, f.name)
+        if is_dataclass(mine):
+            out += _changed(mine, f"{table}{f.name}.")
+        elif mine != theirs:
+            out.append((f"{table}{f.name}", mine))
+    return out
 
 
 T = TypeVar("T")

@@ -73,7 +73,7 @@ D3_POSITIONS = "{subject}/MyPoseFeatures/D3_Positions/{sequence}.cdf"
 D3_POSITIONS_MONO = "{subject}/MyPoseFeatures/D3_Positions_mono/{sequence}.{camera}.cdf"
 D2_POSITIONS = "{subject}/MyPoseFeatures/D2_Positions/{sequence}.{camera}.cdf"
 VIDEO = "{subject}/Videos/{sequence}.{camera}.mp4"
-# SpinePose detections (DESIGN.md section 3), relative to the detections root.
+# SpinePose detections (``io.detections``), relative to the detections root.
 # Files of the official download that are known to be broken (reference/h36m.md): a build leaves the
 # camera out of that sequence and builds the other three; ``inspect`` lists them as known.
 KNOWN_BROKEN_VIDEOS: dict[str, str] = {

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from simspine_dataset.errors import ShapeError
+from simspine_dataset.geometry.transforms import nearest_rotation
 from simspine_dataset.skeleton import REGIONS
 
 
@@ -41,13 +42,10 @@ def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     p, t = np.nan_to_num(pred), np.nan_to_num(target)
     mu_p, mu_t = (w * p).sum(1, keepdims=True) / n, (w * t).sum(1, keepdims=True) / n
     p0, t0 = (p - mu_p) * w, (t - mu_t) * w
-    u, s, vt = np.linalg.svd(np.einsum("bki,bkj->bij", p0, t0))  # H = P^T T
-    d = np.sign(np.linalg.det(u @ vt))  # -1: a reflection, turned into a rotation
-    s[:, -1] *= d
-    u[:, :, -1] *= d[:, None]
-    rotation = u @ vt  # maps centred pred onto centred target: p0 @ R
+    h = np.einsum("bki,bkj->bij", p0, t0)  # H = P^T T
+    rotation = nearest_rotation(h)  # maps centred pred onto centred target: p0 @ R (no reflection)
     var = np.maximum((p0**2).sum(axis=(1, 2)), 1e-12)
-    scale = s.sum(axis=1) / var
+    scale = np.einsum("bij,bij->b", rotation, h) / var  # trace(R^T H): the singular values, signed
     aligned = scale[:, None, None] * ((p - mu_p) @ rotation) + mu_t
     return np.where(np.isfinite(pred), aligned, np.nan)
 

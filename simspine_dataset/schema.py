@@ -1,4 +1,4 @@
-"""The published dataset's columns (DESIGN.md section 5): one table, from which the Hugging Face
+"""The published dataset's columns: one table, from which the Hugging Face
 ``Features`` of each config and the dataset card's column table are made.
 
 A row is one camera view of one mocap frame. Keypoint arrays are ``Array2D`` (materialise ~100x

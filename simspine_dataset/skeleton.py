@@ -228,7 +228,6 @@ H36M_JOINT_OF: tuple[int, ...] = tuple(-1 if k.h36m_joint is None else k.h36m_jo
 H36M_JOINT_NAMES: tuple[str, ...] = tuple(name for name, _ in H36M_JOINTS)
 H36M_PARENTS: tuple[int, ...] = tuple(parent for _, parent in H36M_JOINTS)
 
-_LEVEL_REGION = {"lumbar": "S_L", "thoracic": "S_T", "cervical": "S_C"}
 REGIONS: dict[str, tuple[int, ...]] = {
     "S_C": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_level == "cervical"),
     "S_T": tuple(i for i, k in enumerate(KEYPOINTS) if k.spine_level == "thoracic"),

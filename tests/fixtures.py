@@ -99,7 +99,7 @@ def make_capture(tmp_path: Path) -> CaptureFactory:
 
 
 def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seconds: float = 0.3) -> Path:
-    """A dataset folder in the published layout (DESIGN.md section 5) from synthetic takes:
+    """A dataset folder in the published layout (``schema``) from synthetic takes:
     ``{"S9": [("Walking", 1), ...]}`` -> data/default/{train,test}/*.parquet + a card with configs."""
     from datasets import Dataset
 

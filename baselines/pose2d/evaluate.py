@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from baselines.data import ROW_KEY
+from baselines.pose2d import full_unpickling
 from baselines.pose2d.metrics import SUBSETS, coco_keypoint_ap, pck_auc
 from baselines.pose2d.train import configure
 from baselines.report import write_results
@@ -150,8 +151,8 @@ def evaluate(
     cfg.test_dataloader.dataset.update(ann_file=str(ann), data_prefix=dict(img=f"images/{split}/"))
     cfg.test_evaluator = dict(type="CocoMetric", ann_file=str(ann), outfile_prefix=str(out / "mmpose"))
     cfg.load_from = str(checkpoint)
-    runner = Runner.from_cfg(cfg)
-    mmpose_metrics = runner.test()
+    with full_unpickling():  # the checkpoint under test
+        mmpose_metrics = Runner.from_cfg(cfg).test()
     coco_gt = json.loads(ann.read_text())
     predictions = json.loads((out / "mmpose.keypoints.json").read_text())
     results = {

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from baselines.pose2d import full_unpickling
 from baselines.pose2d.adapter import export
 from simspine_dataset import skeleton as sk
 
@@ -43,11 +43,6 @@ def configure(
 ) -> Config:
     """The mmengine ``Config`` ready to run: data exported, paths and metainfo set."""
     from mmengine.config import Config
-
-    # mmengine 0.10.7 saves numpy objects in its checkpoints and loads them with torch.load's
-    # default, which torch >= 2.6 made weights_only=True: they no longer load. These are the user's
-    # own (or their chosen COCO) checkpoints, so full unpickling is allowed for this process.
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 
     work_dir = Path(work_dir)
     data = work_dir / "data"
@@ -133,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         device=args.device,
     )
-    Runner.from_cfg(cfg).train()
+    with full_unpickling():  # --pretrained and resumed checkpoints
+        Runner.from_cfg(cfg).train()
     return 0
 
 

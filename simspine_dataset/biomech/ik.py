@@ -27,6 +27,7 @@ import numpy as np
 
 from simspine_dataset.biomech.kinematics import KinematicModel
 from simspine_dataset.errors import ShapeError
+from simspine_dataset.geometry.transforms import nearest_rotation
 from simspine_dataset.h36m import FPS_HZ
 
 if TYPE_CHECKING:
@@ -154,8 +155,7 @@ def initial_pose(model: KinematicModel, obs: MarkerObservations, frame: int = 0)
     a, b = template[present], obs.positions_m[frame][present]
     w = obs.weights[frame][present][:, None]
     ca, cb = (w * a).sum(0) / w.sum(), (w * b).sum(0) / w.sum()
-    u, _, vt = np.linalg.svd(((b - cb) * w).T @ (a - ca))
-    rot = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    rot = nearest_rotation(((b - cb) * w).T @ (a - ca))
     tilt, list_, rotation = Rotation.from_matrix(rot).as_euler("ZXY")
     q[[names.index("pelvis_tilt"), names.index("pelvis_list"), names.index("pelvis_rotation")]] = (
         tilt,

@@ -142,8 +142,8 @@ def _base_weights(configured: list[float], config: IKConfig) -> np.ndarray:
 
 
 def _noise_variance(points_mm: np.ndarray, config: IKConfig, fps_hz: float) -> np.ndarray | float:
-    """The variance (m^2) that divides the configured weights, per marker; 1 with ``weights =
-    "configured"``."""
+    """The variance (m^2) that divides the base weights (``_base_weights``), per marker; 1 with
+    ``weights = "configured"``."""
     if config.weights == "configured":
         return 1.0
     return (marker_noise_mm(points_mm, config.noise_floor_mm, fps_hz) / MM_PER_M) ** 2

@@ -6,7 +6,7 @@ frames) is a maximum a posteriori estimate under two documented noise models:
     sum_t sum_k w_tk |x_k(q_t) - m_tk|^2  +  sum_t sum_i lambda_i (q_t-1,i - 2 q_t,i + q_t+1,i)^2
 
 - the markers' weights ``w = 1 / sigma^2`` (``biomech.observations``: measured per joint and
-  per pseudo-marker, times the configured relative trust);
+  per pseudo-marker; with ``ik.weights = "configured"`` the configured weights instead);
 - each coordinate's acceleration a white sequence of variance ``sigma_acc,i^2`` per frame^2, so
   ``lambda_i = 1 / sigma_acc,i^2``, estimated per sequence and coordinate from the frame-by-frame
   solution and its Gauss-Newton noise (``acceleration_weights``, ``frame_noise_variance``), then

@@ -37,7 +37,7 @@ import numpy as np
 
 from simspine_dataset import h36m
 from simspine_dataset.biomech.gates import Gate
-from simspine_dataset.config import BuildConfig
+from simspine_dataset.config import BuildConfig, ignored_settings
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
@@ -70,21 +70,24 @@ def settings_digest(config: BuildConfig) -> str:
     settings = {
         "simulation": asdict(config.simulation),
         "detections": bool(config.detections),
-        "model": _files_digest(_model_files(config.model)) if config.model else None,
+        "model": _model_digest(config.model) if config.model else None,
         "annotations": bool(config.annotations),
         "annotations_unit": config.annotations_unit,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _model_files(mapping: str) -> list[Path]:
-    """A user model's mapping file and the files it names (their content is the model's identity)."""
+def _model_digest(mapping: str) -> str:
+    """A user model's identity: the content of its mapping file and the files it names, hashed once
+    per process while their sizes and times stay the same (every unit key holds it)."""
     from simspine_dataset.biomech.user_model import UserModel
 
-    return UserModel.resolve(mapping).files
+    files = UserModel.resolve(mapping).files
+    return _files_digest(tuple(files), stat_fingerprint(files))
 
 
-def _files_digest(paths: list[Path]) -> str:
+@cache
+def _files_digest(paths: tuple[Path, ...], stat: str) -> str:
     from simspine_dataset.io.identity import content_digest
 
     return hashlib.sha256("".join(content_digest(p) for p in paths).encode()).hexdigest()[:16]
@@ -99,10 +102,13 @@ def scale_inputs(subject: str, records: list[SequenceRecord], config: BuildConfi
     return stat_fingerprint(files)
 
 
-def sequence_keys(record: SequenceRecord, by_subject: dict, config: BuildConfig) -> dict[str, dict[str, str]]:
+def sequence_keys(
+    record: SequenceRecord, by_subject: dict, config: BuildConfig, scaled: str | None = None
+) -> dict[str, dict[str, str]]:
     """A sequence's unit keys, per config (``default``, and ``frames`` with ``--frames``): computed
-    once per unit (they stat its input files)."""
-    scaled = scale_inputs(record.subject, by_subject[record.subject], config)
+    once per unit (they stat its input files); ``scaled``: its subject's ``scale_inputs`` when known."""
+    if scaled is None:
+        scaled = scale_inputs(record.subject, by_subject[record.subject], config)
     keys = {"default": unit_key(record, config, scaled)}
     if config.frames.mode != "none":
         keys["frames"] = unit_key(record, config, scaled, with_videos=True)
@@ -140,7 +146,9 @@ def unit_key(
     }
 
 
-def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: BuildConfig) -> dict | None:
+def _scale_unit(
+    out: Path, subject: str, records: list[SequenceRecord], config: BuildConfig, inputs: str
+) -> dict | None:
     """Scale one subject (skipped when its result exists); writes models/<subject>.osim too.
     Sequences whose mocap cannot be read are left out here and fail in their own unit; None when
     none can be read."""
@@ -149,7 +157,6 @@ def _scale_unit(out: Path, subject: str, records: list[SequenceRecord], config: 
     from simspine_dataset.biomech.pipeline import scale_from_mocap
     from simspine_dataset.biomech.scaling import scale_opensim_model
 
-    inputs = scale_inputs(subject, records, config)
     path = out / WORK_SCALE.format(config=settings_digest(config), subject=subject, inputs=inputs)
     if path.is_file():
         return json.loads(path.read_text())
@@ -402,12 +409,16 @@ def check_detections(root: str, records: tuple[SequenceRecord, ...]) -> dict[str
     return {key: cameras for key, cameras in missing.items() if cameras}
 
 
-def scale_subject(out: Path, subject: str, by_subject: dict, config: BuildConfig) -> dict | None:
+def scale_subject(
+    out: Path, subject: str, by_subject: dict, config: BuildConfig, inputs: str | None = None
+) -> dict | None:
     """A subject's scale unit; None when it cannot be scaled (logged; its sequences then fail with
-    stage ``simulate``, the other subjects go on)."""
+    stage ``simulate``, the other subjects go on). ``inputs``: its ``scale_inputs`` when known."""
+    records = by_subject[subject]
     try:
+        inputs = inputs or scale_inputs(subject, records, config)
         with _one_blas_thread():
-            return _scale_unit(Path(out), subject, by_subject[subject], config)
+            return _scale_unit(Path(out), subject, records, config, inputs)
     except Exception as e:  # noqa: BLE001 - one subject's failure must not stop the build
         log.error("scaling %s failed: %s: %s", subject, type(e).__name__, e)
         return None
@@ -425,8 +436,9 @@ def _one_blas_thread():
 def run_sequence(out: Path, record: SequenceRecord, by_subject: dict, config: BuildConfig) -> dict:
     """The sequence's unit (after its subject's scale unit); its report entry is also kept in the
     work folder, for builds whose stages run as separate tasks (``distributed``)."""
-    scale = scale_subject(out, record.subject, by_subject, config)
-    keys = sequence_keys(record, by_subject, config)
+    scaled = scale_inputs(record.subject, by_subject[record.subject], config)  # stats every take of it
+    scale = scale_subject(out, record.subject, by_subject, config, scaled)
+    keys = sequence_keys(record, by_subject, config, scaled)
     with _one_blas_thread():
         entry = _sequence_unit(Path(out), record, scale, config, keys)
     write_text_atomic(Path(out) / WORK_ENTRY.format(**keys["default"]), json.dumps(entry))
@@ -574,6 +586,8 @@ def build(
     record (also written to build_report.json). ``progress`` is called with each sequence's report entry as
     it finishes. ``distributed.run`` runs the same units on datatrove."""
     out = Path(out)
+    for message in ignored_settings(config):
+        log.warning(message)
     check_model(config)
     capture, by_subject = plan(raw, config)
     jobs = [(out, record, by_subject, config) for records in by_subject.values() for record in records]

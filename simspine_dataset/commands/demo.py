@@ -5,12 +5,15 @@ synthetic capture (``synthetic.generator``) -> ``build`` -> ``load_dataset`` on 
 baseline in quick mode (spine-only and full-body) -> summary.
 
 The library does not import the baselines: the demo runs them through their own command lines
-(``BASELINES``, DESIGN.md section 2) in a subprocess and reads the ``results.json`` they write.
+(``BASELINES``) in a subprocess and reads the ``results.json`` they write. The baselines are not
+part of the installed package (``baselines/`` lies at the top of the repository, beside
+``simspine_dataset/``): the demo runs them from the clone its package was installed from.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simspine_dataset.errors import SimspineError
+from simspine_dataset.record import BuildRecord
 from simspine_dataset.synthetic import DEMO_SUBJECTS
 from simspine_dataset.synthetic.generator import CaptureSettings, generate_capture
 
@@ -39,9 +43,28 @@ class DemoSummary:
     failed_sequences: int
 
 
+def repository() -> Path:
+    """The clone this package runs from (it holds ``baselines/``); ``SimspineError`` for an
+    installed wheel, which has no baselines."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "baselines" / "__init__.py").is_file():
+        raise SimspineError(
+            f"the baselines are not installed with the package (no {root / 'baselines'}): run the demo from "
+            "a clone of simspine-dataset installed with `pip install -e .` (scripts/demo.sh does)"
+        )
+    return root
+
+
 def run_baseline(module: str, *args: str) -> None:
-    """``python -m <module> <args>``; a failure raises with the last line it printed."""
-    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
+    """``python -m <module> <args>`` with the repository on the path; a failure raises with the last
+    line it printed."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(repository()), os.environ.get("PYTHONPATH")))),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode:
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise SimspineError(f"python -m {module} {' '.join(args)} failed: {last}")
@@ -97,18 +120,18 @@ def run_demo(
                 str(lifting_epochs),
             )
         timings[stage] = time.perf_counter() - start
-    failed = sum(e["status"] != "ok" for e in report["sequences"])
+    failed = sum(e["status"] != "ok" for e in report.sequences)
     return DemoSummary(_summary(out, seconds, report, splits, timings), failed)
 
 
-def _summary(out: Path, seconds: float, report: dict, splits: dict, timings: dict[str, float]) -> str:
+def _summary(out: Path, seconds: float, report: BuildRecord, splits: dict, timings: dict[str, float]) -> str:
     """The demo's summary: what was built and loaded, the baselines' headline numbers, the times."""
-    failed = sum(e["status"] != "ok" for e in report["sequences"])
+    failed = sum(e["status"] != "ok" for e in report.sequences)
     lines = [
         f"simspine demo: {out}",
         f"  capture      {len(DEMO_SUBJECTS)} subjects x 30 takes, {seconds:g} s each        "
         f"{timings['capture']:7.1f} s",
-        f"  build        rows {dict(report['rows'])}, {failed} failed   {timings['build']:7.1f} s",
+        f"  build        rows {dict(report.rows)}, {failed} failed   {timings['build']:7.1f} s",
         f"  load_dataset splits {splits}   {timings['load']:7.1f} s",
     ]
     for label, mode in (("ground-truth 2D", "gt"), ("detector-noise 2D", "noisy")):

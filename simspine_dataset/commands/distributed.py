@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from simspine_dataset.commands.build import (
     settings_digest,
     stored_entry,
 )
+from simspine_dataset.config import ignored_settings
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.record import BuildRecord, read_record
 
@@ -47,6 +49,8 @@ try:  # datatrove is an optional dependency (extra "distributed")
     from datatrove.pipeline.base import PipelineStep
 except ImportError:  # pragma: no cover - exercised where datatrove is absent
     PipelineStep = object
+
+log = logging.getLogger(__name__)
 
 
 class BuildStage(PipelineStep):
@@ -206,6 +210,8 @@ def run(
 ) -> BuildRecord | dict:
     """Build with a datatrove executor; returns the build's record, or for Slurm (which only submits)
     ``{"submitted": [job ids]}``: an earlier build's report is never passed off as this run's."""
+    for message in ignored_settings(config):
+        log.warning(message)
     check_model(config)  # a bad user-model mapping fails here, before any job is launched
     chain = executors(raw, out, config, executor, **kwargs)
     chain[-1].run()

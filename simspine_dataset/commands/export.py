@@ -341,7 +341,7 @@ def _keypoint_sources(config: BuildConfig) -> dict[str, str]:
     for keypoint in sk.KEYPOINTS:
         if keypoint.source == "mocap" and keypoint.h36m_joint is not None:
             ours = h36m_marker_name(keypoint.h36m_joint)
-            marker = mapping.get(ours) if config.get("model") else ours
+            marker = mapping.get(ours) if config.model else ours
             if marker:
                 sources[keypoint.name] = marker
     return sources

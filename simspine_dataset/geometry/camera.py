@@ -31,9 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simspine_dataset.errors import ShapeError
-from simspine_dataset.geometry.transforms import MM_PER_M, world_to_camera
-
-INTRINSICS_FIELDS = ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "p1", "p2")
+from simspine_dataset.geometry.transforms import MM_PER_M, nearest_rotation, world_to_camera
 
 
 def _check_last(name: str, array: np.ndarray, size: int) -> None:
@@ -44,12 +42,6 @@ def _check_last(name: str, array: np.ndarray, size: int) -> None:
 def _check_points(name: str, array: np.ndarray, dim: int) -> None:
     if array.ndim < 2 or array.shape[-1] != dim:
         raise ShapeError(f"{name} must have shape (..., N, {dim}), got {array.shape}")
-
-
-def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
-    """The rotation closest to ``matrix`` in the Frobenius norm (polar decomposition)."""
-    u, _, vt = np.linalg.svd(matrix)
-    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +71,7 @@ class Camera:
             raise ValueError(f"camera {self.id}: rotation is not orthonormal")
         # Published rotations are rounded (~1e-9); use the nearest exact rotation so that
         # R^T is R^-1 everywhere downstream.
-        rotation = _nearest_rotation(self.rotation)
+        rotation = nearest_rotation(self.rotation)
         rotation.setflags(write=False)
         object.__setattr__(self, "rotation", rotation)
         if self.width_px <= 0 or self.height_px <= 0:
@@ -96,7 +88,7 @@ class Camera:
         height_px: int,
     ) -> Camera:
         """Build from the camera centre C in world mm (t = -R @ C)."""
-        rotation = _nearest_rotation(np.asarray(rotation, dtype=np.float64))
+        rotation = nearest_rotation(np.asarray(rotation, dtype=np.float64))
         translation = -rotation @ np.asarray(center_mm, dtype=np.float64)
         return cls(id, np.asarray(intrinsics, np.float64), rotation, translation, width_px, height_px)
 
@@ -133,6 +125,14 @@ class Camera:
     def projection_matrix(self) -> np.ndarray:
         """K [R | t], (3, 4), for undistorted pixels."""
         return projection_matrix(self.rotation, self.translation_mm, self.intrinsics)
+
+
+def in_view(depth_mm: np.ndarray, points_px: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Whether a camera sees each point (the dataset's ``keypoints_visible`` rule): in front of it
+    (``depth_mm`` (...,) > 0), projected finite, and inside the image, ``[0, w) x [0, h)``.
+    ``points_px`` (..., 2); ``image_size`` (w, h), broadcast against ``points_px``."""
+    inside = (points_px >= 0) & (points_px < np.asarray(image_size))
+    return (depth_mm > 0) & np.isfinite(points_px).all(-1) & inside.all(-1)
 
 
 def stack_cameras(cameras: Sequence[Camera]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Every change of frame and unit in the project, in one module.
 
 - Human3.6M world: mm, Z-up (the published dataset's world frame).
-- OpenSim: m, Y-up, X anterior. ``opensim = world[..., [1, 2, 0]] / 1000`` (DESIGN.md section 4).
+- OpenSim: m, Y-up, X anterior. ``opensim = world[..., [1, 2, 0]] / 1000``.
 - Camera: mm, x right, y down, z forward; ``X_cam = R X_world + t``.
 Pixels (the lens model) are in ``simspine_dataset.geometry.camera``.
 
@@ -35,6 +35,16 @@ def _rigid(rotation: np.ndarray, translation: np.ndarray) -> tuple[np.ndarray, n
     if translation.ndim < 1 or translation.shape[-1] != 3:
         raise ShapeError(f"translation must have shape (..., 3), got {translation.shape}")
     return rotation, translation
+
+
+def nearest_rotation(matrix: np.ndarray) -> np.ndarray:
+    """The rotation closest to each ``matrix`` (..., 3, 3) in the Frobenius norm (its polar
+    factor, a reflection turned into a rotation): the Kabsch / Procrustes step. For a cross-
+    covariance ``H = A^T B`` of centred point sets it is the ``R`` that best maps ``A @ R`` onto ``B``."""
+    u, _, vt = np.linalg.svd(matrix)
+    u = u.copy()
+    u[..., :, -1] *= np.sign(np.linalg.det(u @ vt))[..., None]
+    return u @ vt
 
 
 def world_mm_to_opensim_m(points_world_mm: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """SpinePose 2D detections: per-frame OpenPose-style JSON, 37 keypoints in SpineTrack order.
 
 ``{"version": 1.0, "people": [{"pose_keypoints_2d": [x, y, score, ...]}]}`` in
-``DETECTIONS/<subject>/<sequence>.<camera>/frame_NNNNN.json`` (DESIGN.md section 3). Reading
+``DETECTIONS/<subject>/<sequence>.<camera>/frame_NNNNN.json`` (``h36m.DETECTIONS_LAYOUT``). Reading
 returns SIMSPINE order (``skeleton.FROM_SPINETRACK``); a frame without a file or a person, and a
 keypoint with score 0, is missing (NaN, confidence 0). With several people, the most confident.
 """

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from simspine_dataset.errors import CorruptVideoError, SimspineError
-from simspine_dataset.geometry.camera import Camera
+from simspine_dataset.geometry.camera import Camera, in_view
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.atomic import staging_folder, swap_in, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
@@ -82,6 +82,18 @@ class DetectConfig:
         for name in ("stride", "batch_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def ignored(self) -> list[str]:
+        """The settings given that this model source does not use, as sentences (logged as
+        warnings): with ``--onnx`` the SpinePose name and version; with an mmpose checkpoint the
+        name, version, input size and threads."""
+        plain = DetectConfig()
+        used = {"model", "version"} if self.onnx else set()
+        if self.mmpose_config or self.checkpoint:
+            used = {"model", "version", "input_size", "threads"}
+        source = "--onnx" if self.onnx else "an mmpose checkpoint"
+        return [f"{name} = {getattr(self, name)!r} is ignored with {source}"
+                for name in sorted(used) if getattr(self, name) != getattr(plain, name)]  # fmt: skip
 
     def load_model(self) -> TopDownModel:
         from simspine_dataset.pose_models import default_threads, load_model
@@ -138,11 +150,8 @@ def mocap_boxes(record: SequenceRecord, camera: Camera) -> np.ndarray:
     from simspine_dataset.stages.views import person_boxes
 
     joints = load_mocap(record).joints_world_mm
-    depth = camera.world_to_camera(joints)[..., 2]
     px = camera.project(joints)
-    width, height = camera.image_size
-    visible = (depth > 0) & np.isfinite(px).all(-1)
-    visible &= (px[..., 0] >= 0) & (px[..., 0] < width) & (px[..., 1] >= 0) & (px[..., 1] < height)
+    visible = in_view(camera.world_to_camera(joints)[..., 2], px, camera.image_size)
     xywh = person_boxes(px, visible, camera.image_size)
     return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]])
 
@@ -401,6 +410,8 @@ def detect(
     report, also written to ``out/detect_report.json``. The model is loaded first, so unreadable
     weights fail at once (``ModelError``)."""
     out = Path(out)
+    for message in config.ignored():
+        log.warning(message)
     units, problems = plan(raw, config)
     model = config.load_model()  # fails here, before any work, on a bad model
     _WORKER.update(model=model, detector=PersonDetector() if config.boxes == "detector" else None)

@@ -29,6 +29,7 @@ DEFAULT_DEPTH_MM = 5000.0  # a sequence with no triangulated point: the subject'
 
 def _or_median(values: np.ndarray, default: float) -> np.ndarray:
     """NaN entries replaced by the median of the others (``default`` when all are NaN)."""
+    values = np.asarray(values, float)
     finite = np.isfinite(values)
     return np.where(finite, values, np.median(values[finite]) if finite.any() else default)
 
@@ -50,10 +51,7 @@ def pseudo_markers(detections_root: str | Path, record: SequenceRecord) -> Pseud
     confidence = np.where(used.sum(0) >= 2, mean_score * np.exp(-error / ERROR_SCALE_PX), 0.0)
     positions = fill_short_gaps(result.points_mm.reshape(T, sk.NUM_KEYPOINTS, 3))
     triangulated = confidence > 0
-    noise_px = np.nanmedian(np.where(triangulated, error, np.nan), axis=0)  # (K,) reprojection error
-    noise_px = np.where(
-        np.isfinite(noise_px), noise_px, np.nanmedian(noise_px) if np.isfinite(noise_px).any() else 5.0
-    )
+    noise_px = _or_median(np.nanmedian(np.where(triangulated, error, np.nan), axis=0), DEFAULT_NOISE_PX)
     rays = single_view_rays(xy, scores, record.cameras, triangulated, noise_px, positions)
     return PseudoMarkers(sk.NAMES, positions, confidence, *rays)
 
@@ -84,9 +82,7 @@ def single_view_rays(
         with warnings.catch_warnings():  # frames with no triangulated point: the sequence's depth
             warnings.simplefilter("ignore", RuntimeWarning)
             depth = np.nanmedian(np.linalg.norm(points_mm - camera.center_mm, axis=-1), axis=1)  # (T,)
-        depth = np.where(
-            np.isfinite(depth), depth, np.nanmedian(depth) if np.isfinite(depth).any() else 5000.0
-        )
+        depth = _or_median(depth, DEFAULT_DEPTH_MM)
         noise_mm[mine] = (noise_px[None, :] * depth[:, None] / camera.intrinsics[0])[mine]
         directions[mine] = camera.ray_directions(xy[c][mine][None])[0]
         origins[mine] = camera.center_mm

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simspine_dataset.geometry.camera import Camera
+from simspine_dataset.geometry.camera import Camera, in_view
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.schema import QUALITY_COLUMNS
 
@@ -61,12 +61,7 @@ def view_rows(
     cam_3d = np.stack([c.world_to_camera(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 3)
     px = np.stack([c.project(keypoints_world_mm) for c in cameras], axis=1)  # (T, C, K, 2)
     sizes = np.array([c.image_size for c in cameras])  # (C, 2)
-    visible = (
-        (cam_3d[..., 2] > 0)
-        & np.isfinite(px).all(-1)
-        & (px >= 0).all(-1)
-        & (px < sizes[None, :, None]).all(-1)
-    )
+    visible = in_view(cam_3d[..., 2], px, sizes[None, :, None])
     boxes = np.stack([person_boxes(px[:, c], visible[:, c], cameras[c].image_size) for c in range(C)], axis=1)
 
     def per_camera(values: np.ndarray) -> np.ndarray:

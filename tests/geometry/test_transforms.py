@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fixtures import reference_cameras
 
 from simspine_dataset.geometry.transforms import (
@@ -45,3 +46,22 @@ def test_published_kinematics_round_trip() -> None:
     mask = np.array([False, True, False])
     np.testing.assert_allclose(coordinates_to_published(q, mask), [[12.5, 950.0, -3.0]])
     np.testing.assert_allclose(coordinates_from_published(coordinates_to_published(q, mask), mask), q)
+
+
+def test_nearest_rotation_is_scipys_procrustes_rotation_and_never_a_reflection() -> None:
+    """The one Kabsch step (cameras, IK's pelvis placement, PA-MPJPE) against scipy's solver."""
+    from scipy.linalg import orthogonal_procrustes
+    from scipy.spatial.transform import Rotation
+
+    from simspine_dataset.geometry.transforms import nearest_rotation
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 20, 3))
+    truth = Rotation.random(4, random_state=1).as_matrix()
+    b = np.einsum("bki,bij->bkj", a, truth) + rng.normal(scale=0.01, size=a.shape)
+    ours = nearest_rotation(np.einsum("bki,bkj->bij", a, b))  # batched
+    for i in range(4):
+        np.testing.assert_allclose(ours[i], orthogonal_procrustes(a[i], b[i])[0], atol=1e-12)
+    mirrored = a[0] * [1, 1, -1]  # the best orthogonal map is a reflection: ours stays a rotation
+    assert np.linalg.det(orthogonal_procrustes(a[0], mirrored)[0]) < 0
+    assert np.linalg.det(nearest_rotation(a[0].T @ mirrored)) == pytest.approx(1.0)
