@@ -3,10 +3,12 @@ one line naming the file, the key, the value and the type expected."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from simspine_dataset.cli import main
-from simspine_dataset.commands.build import BuildConfig
+from simspine_dataset.config import BuildConfig
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,42 @@ def test_well_typed_settings_keep_their_json_meaning(tmp_path) -> None:
     config = BuildConfig.from_toml(settings)
     assert config.subjects == ("S1", "S9") and config.workers == 2
     assert config.simulation.scaling.mass_kg == 70.0 and config.simulation.ik.h36m_weights == {0: 1.0}
+
+
+def test_settings_a_mode_ignores_are_named() -> None:
+    """A setting that does nothing in the build's mode is a warning naming it, never silent."""
+    from simspine_dataset.config import (
+        BuildConfig,
+        FramesConfig,
+        IKConfig,
+        SimulationConfig,
+        ignored_settings,
+    )
+    from simspine_dataset.stages.detect import DetectConfig
+
+    assert ignored_settings(BuildConfig()) == [] and DetectConfig().ignored() == []
+    ik = IKConfig(h36m_weights={**IKConfig().h36m_weights, 0: 3.0, 1: 0.0})  # 1: switched off, which counts
+    said = ignored_settings(BuildConfig(simulation=SimulationConfig(ik=ik)))
+    assert len(said) == 1 and "ik.h36m_weights values of 0 are ignored" in said[0]
+    assert (
+        ignored_settings(BuildConfig(simulation=SimulationConfig(ik=replace(ik, weights="configured")))) == []
+    )
+    released = BuildConfig(annotations="/r", simulation=SimulationConfig(ik=IKConfig(temporal=False)))
+    assert ignored_settings(released) == [
+        "simulation.ik.temporal = False is ignored with --annotations (the labels are the release's)"
+    ]
+    user = ignored_settings(
+        BuildConfig(model="m.json", simulation=SimulationConfig(ik=IKConfig(block_frames=5)))
+    )
+    assert user == ["ik.block_frames = 5 is ignored with --model (OpenSim's solver, frame by frame)"]
+    assert ignored_settings(BuildConfig(frames=FramesConfig(stride=5))) == [
+        "frames.stride = 5 is ignored without --frames"
+    ]
+    full = FramesConfig("full", size_px=64)
+    assert ignored_settings(BuildConfig(frames=full)) == [
+        "frames.size_px = 64 is ignored with --frames full (whole images)"
+    ]
+    assert full.key == FramesConfig("full").key != FramesConfig("crop", size_px=64).key  # no rebuild for it
+    assert DetectConfig(onnx="m.onnx", version="v1").ignored() == ["version = 'v1' is ignored with --onnx"]
+    mmpose = DetectConfig(mmpose_config="c.py", checkpoint="c.pth", threads=4)
+    assert mmpose.ignored() == ["threads = 4 is ignored with an mmpose checkpoint"]
