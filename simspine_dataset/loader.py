@@ -194,3 +194,33 @@ def _decode_images(blobs: np.ndarray) -> np.ndarray:
     for i, image in enumerate(images):
         out[i, : image.shape[0], : image.shape[1]] = image
     return out
+
+
+def dataset_stats(location: str, split: str = "train") -> dict[str, dict[str, np.ndarray]]:
+    """What the build measured over a split (``meta/stats.json`` of a build folder or Hub repo):
+    column -> ``count``, ``mean`` and population ``std`` per keypoint and axis (count 0: no value),
+    so that a trainer normalises without a pass over the data. ``SimspineError`` naming the file
+    when it is missing, of another format, or lacks the split."""
+    import json
+    from pathlib import Path
+
+    from simspine_dataset.errors import SimspineError
+    from simspine_dataset.record import STATS, STATS_VERSION
+
+    path = Path(location) / STATS
+    if not Path(location).is_dir():
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(location, STATS, repo_type="dataset"))
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SimspineError(f"{path}: not readable ({e}); rebuild the dataset with this version") from e
+    if data.get("format_version") != STATS_VERSION:
+        raise SimspineError(f"{path}: stats format {data.get('format_version')}, expected {STATS_VERSION}")
+    if split not in data["splits"]:
+        raise SimspineError(f"{path}: no split {split!r} (it has {sorted(data['splits'])})")
+    return {
+        name: {key: np.asarray(column[key], dtype=np.float64) for key in ("count", "mean", "std")}
+        for name, column in data["splits"][split]["columns"].items()
+    }

@@ -20,7 +20,8 @@ from simspine_dataset.errors import SimspineError
 
 REPORT = "build_report.json"
 FORMAT_VERSION = 2  # 1: reports before the version was written (not read: rebuild)
-STATS = "meta/stats.json"  # per-column statistics of the train split (``stages.shards.column_stats``)
+STATS = "meta/stats.json"  # per split, what trainers normalise by (``stages.shards.SplitStats``)
+STATS_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -100,11 +100,16 @@ def make_capture(tmp_path: Path) -> CaptureFactory:
 
 def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seconds: float = 0.3) -> Path:
     """A dataset folder in the published layout (``schema``) from synthetic takes:
-    ``{"S9": [("Walking", 1), ...]}`` -> data/default/{train,test}/*.parquet + a card with configs."""
+    ``{"S9": [("Walking", 1), ...]}`` -> data/default/{train,test}/*.parquet + a card with configs,
+    and meta/stats.json as the build writes it."""
+    import json
+
     from datasets import Dataset
 
     from simspine_dataset import h36m
+    from simspine_dataset.record import STATS, STATS_VERSION
     from simspine_dataset.schema import default_features
+    from simspine_dataset.stages.shards import SplitStats
     from simspine_dataset.stages.views import view_rows
     from simspine_dataset.synthetic.generator import CaptureSettings, simulate_take, subject_cameras
 
@@ -133,16 +138,23 @@ def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seco
                 quality,
             )
             by_split.setdefault(h36m.split_of(subject), []).append(rows)
+    stats: dict[str, SplitStats] = {}
     for split, parts in by_split.items():
         columns = {k: [v for part in parts for v in (part[k] if isinstance(part[k], list) else list(part[k]))]
                    for k in parts[0]}  # fmt: skip
         n_kinematics = len(columns["kinematics"][0])
         path = root / "data" / "default" / split / "shard-00000.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Dataset.from_dict(columns, features=default_features(n_kinematics)).to_parquet(str(path))
+        table = Dataset.from_dict(columns, features=default_features(n_kinematics))
+        table.to_parquet(str(path))
+        stats[split] = SplitStats()
+        stats[split].add(table.data.table)
     card = ["---", "configs:", "- config_name: default", "  data_files:"]
     card += [f"  - split: {s}\n    path: data/default/{s}/*.parquet" for s in sorted(by_split)]
     (root / "README.md").write_text("\n".join([*card, "---", "", "# tiny test build", ""]))
+    summary = {"format_version": STATS_VERSION, "splits": {s: v.summary() for s, v in stats.items()}}
+    (root / STATS).parent.mkdir(exist_ok=True)
+    (root / STATS).write_text(json.dumps(summary))
     return root
 
 

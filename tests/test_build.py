@@ -232,8 +232,12 @@ def test_torch_format_gives_documented_shapes(built) -> None:
     )
 
 
-def test_frames_config_crops_around_the_person(capture, built, tmp_path) -> None:
+def test_frames_config_crops_around_the_person(capture, built, tmp_path, monkeypatch) -> None:
     from datasets import load_dataset
+
+    from simspine_dataset.stages import shards
+
+    monkeypatch.setattr(shards, "IMAGE_GROUP_ROWS", 5)  # the fixture's few rows in several groups
 
     from simspine_dataset.config import FramesConfig
     from simspine_dataset.io.video import read_frames
@@ -256,6 +260,15 @@ def test_frames_config_crops_around_the_person(capture, built, tmp_path) -> None
     expected = crop_image(rgb, crop, 64).astype(float)
     assert np.abs(np.asarray(row["image"], float) - expected).mean() < 4.0  # JPEG of exactly that crop
     assert "config_name: frames" in (out / "README.md").read_text()
+    import pyarrow.parquet as pq
+
+    from simspine_dataset.stages.shards import IMAGE_GROUP_ROWS
+
+    sizes = [m.row_group(i).num_rows for p in (out / "data" / "frames").rglob("*.parquet")
+             for m in [pq.ParquetFile(p).metadata] for i in range(m.num_row_groups)]  # fmt: skip
+    assert (
+        frames.num_rows > IMAGE_GROUP_ROWS and max(sizes) == IMAGE_GROUP_ROWS
+    )  # random access: one small group
 
 
 def test_public_release_holds_simulated_keypoints_only(capture, built, tmp_path) -> None:
@@ -843,3 +856,35 @@ def test_detections_that_are_not_what_they_claim_are_errors_before_any_work(tmp_
     assert set(missing) == {"S9/Walking", "S9/Walking 1"} and all(len(c) == 4 for c in missing.values())
     card = (tmp_path / "out" / "README.md").read_text()
     assert "yes, except these sequences' cameras, which had none: S9/Walking" in card
+
+
+def test_the_build_measures_what_trainers_normalise_by(built) -> None:
+    """meta/stats.json against numpy over the loaded rows: every column, count, mean and std."""
+    from datasets import load_dataset
+
+    from simspine_dataset import skeleton as sk
+    from simspine_dataset.geometry.camera import pixels_to_normalized
+    from simspine_dataset.loader import dataset_stats
+
+    out, report = built
+    for split in report.rows:
+        rows = load_dataset(str(out), split=split).with_format("numpy")[:]
+        visible = rows["keypoints_visible"].astype(bool)[..., None]
+        px = rows["keypoints_2d_px"].astype(float)
+        camera = rows["keypoints_3d_camera_mm"].astype(float)
+        hip = sk.INDEX["Hip"]
+        expected = {
+            "keypoints_3d_world_mm": rows["keypoints_3d_world_mm"].astype(float),
+            "keypoints_3d_camera_mm": camera,
+            "keypoints_3d_camera_mm - Hip": camera - camera[:, hip : hip + 1],
+            "keypoints_2d_px": np.where(visible, px, np.nan),
+            "keypoints_2d_normalized": np.where(
+                visible, pixels_to_normalized(px, rows["camera_intrinsics"].astype(float)), np.nan
+            ),
+        }
+        stats = dataset_stats(str(out), split)
+        assert set(stats) == set(expected)
+        for name, values in expected.items():
+            np.testing.assert_array_equal(stats[name]["count"], np.isfinite(values).sum(0), err_msg=name)
+            np.testing.assert_allclose(stats[name]["mean"], np.nanmean(values, 0), atol=1e-6, err_msg=name)
+            np.testing.assert_allclose(stats[name]["std"], np.nanstd(values, 0), atol=1e-5, err_msg=name)

@@ -102,9 +102,11 @@ def fit_streamed(
     config: TrainConfig,
     device: torch.device | str | None = None,
     progress: bool = True,
+    stats: dict | None = None,
 ) -> dict:
     """Train from ``simspine_dataset.loader.BatchLoader`` batches of ``split`` (shuffled Arrow blocks,
-    the split never held in memory): the standardisation statistics from one streamed pass, then
+    the split never held in memory): the standardisation statistics from the build's
+    ``meta/stats.json`` (``stats``: ``loader.dataset_stats``; without it, one streamed pass), then
     the same training as ``fit``. Ground-truth 2D only (the noisy and predictions inputs are
     row-aligned arrays)."""
     from simspine_dataset.loader import BatchLoader
@@ -118,7 +120,10 @@ def fit_streamed(
     keypoints = KEYPOINT_SETS[config.keypoints]
     loader = BatchLoader(split, STREAM_COLUMNS, batch_size=config.batch_size, seed=config.seed)
     model = build_model(config, len(keypoints)).to(device)
-    _streamed_statistics(model, loader, keypoints)
+    if stats is None:
+        _streamed_statistics(model, loader, keypoints)
+    else:
+        _set_statistics(model, _statistics_from_build(stats, keypoints))
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         loader.set_epoch(epoch)
@@ -156,6 +161,25 @@ def _streamed_statistics(model: Lifter, loader: Iterable[dict], keypoints: Seque
         "out_mean": out_mean,
         "out_std": np.maximum(np.sqrt(out_var), 1e-6),
     }
+    _set_statistics(model, statistics)
+
+
+def _statistics_from_build(stats: dict, keypoints: Sequence[int]) -> dict[str, np.ndarray]:
+    """The standardisation of ``Lifter`` from the build's per-keypoint statistics: the inputs'
+    population std, the targets' (root excluded) unbiased std, as ``Lifter.set_statistics``."""
+    inputs, targets = stats["keypoints_2d_normalized"], stats["keypoints_3d_camera_mm - Hip"]
+    chosen, moved = list(keypoints), list(keypoints[1:])
+    count = targets["count"][moved]
+    unbiased = np.sqrt(count / np.maximum(count - 1, 1))
+    return {
+        "in_mean": inputs["mean"][chosen].ravel(),
+        "in_std": np.maximum(inputs["std"][chosen], 1e-6).ravel(),
+        "out_mean": targets["mean"][moved].ravel(),
+        "out_std": np.maximum(targets["std"][moved] * unbiased, 1e-6).ravel(),
+    }
+
+
+def _set_statistics(model: Lifter, statistics: dict[str, np.ndarray]) -> None:
     for name, values in statistics.items():
         buffer = getattr(model, name)
         buffer.copy_(torch.as_tensor(values, dtype=buffer.dtype))
@@ -262,7 +286,10 @@ def train(dataset: str, out: str | Path, config: TrainConfig, split: str = "trai
     if config.stream:
         from datasets import load_dataset
 
+        from simspine_dataset.loader import dataset_stats
+
         data = load_dataset(dataset, split=split)
+        kwargs.setdefault("stats", dataset_stats(dataset, split))
     else:
         data = load_arrays(dataset, split, config.keypoints, config.input, config.seed)
     load_s = time.perf_counter() - start

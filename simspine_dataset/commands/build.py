@@ -41,7 +41,7 @@ from simspine_dataset.config import BuildConfig, ignored_settings
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.io.atomic import atomic_path, write_text_atomic
 from simspine_dataset.io.identity import stat_fingerprint
-from simspine_dataset.record import REPORT, BuildRecord, read_record
+from simspine_dataset.record import REPORT, STATS, STATS_VERSION, BuildRecord, read_record
 from simspine_dataset.schema import BUILT_STATUSES
 from simspine_dataset.stages.capture import Capture, SequenceRecord, discover, load_mocap
 from simspine_dataset.stages.frames import write_frames
@@ -307,9 +307,12 @@ def _scale_job(args: tuple) -> dict | None:
     return scale_subject(*args)
 
 
-def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, dict[str, list[str]]]:
+def _shards(
+    out: Path, entries: list[dict], config: BuildConfig
+) -> tuple[dict[str, dict[str, list[str]]], dict]:
     """Every config's shards from the finished units, in a fixed order, written beside any earlier
-    build's (``shards.write_config``); returns their paths per config and split."""
+    build's (``shards.write_config``); returns their paths per config and split, and the default
+    config's statistics per split (``meta/stats.json``)."""
     from simspine_dataset.stages.shards import write_config
 
     ok = sorted(
@@ -320,6 +323,7 @@ def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, di
     if config.frames.mode != "none":
         sources["frames"] = WORK_FRAMES
     files: dict[str, dict[str, list[str]]] = {}
+    stats: dict = {}
     for name, template in sources.items():
         splits = {
             split: [
@@ -329,9 +333,10 @@ def _shards(out: Path, entries: list[dict], config: BuildConfig) -> dict[str, di
             ]
             for split in sorted({config.split_of(e["subject"]) for e in ok})
         }
-        written = write_config(out, name, splits, config.release)
+        written = write_config(out, name, splits, config.release, stats if name == "default" else None)
         files[name] = {split: paths for split, paths in written.items() if paths}
-    return files
+    summary = {split: s.summary() for split, s in stats.items() if s.rows}
+    return files, {"format_version": STATS_VERSION, "splits": summary}
 
 
 def _rows(out: Path, files: dict[str, list[str]]) -> dict[str, int]:
@@ -502,7 +507,8 @@ def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConf
     out = Path(out)
     remove_leftovers(out)  # what a killed build left: never kept, never published
     entries = [*entries, *(_problem_entry(p) for p in capture.problems)]
-    files = _shards(out, entries, config)
+    files, stats = _shards(out, entries, config)
+    write_text_atomic(out / STATS, json.dumps(stats, indent=1) + "\n")
     write_text_atomic(out / "meta" / "skeleton.json", json.dumps(skeleton_dict(), indent=2) + "\n")
     axes = _axes(out, entries, config)
     write_text_atomic(out / "meta" / "kinematic_axes.json", json.dumps(axes, indent=1))

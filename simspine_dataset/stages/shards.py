@@ -17,6 +17,9 @@ card names, so the folder loads the previous build or the new one at every insta
 anywhere leaves files no card names, which ``prune`` (after the card, and at the start of every
 build: ``remove_leftovers``) deletes and ``publish`` never uploads.
 
+While the ``default`` config is written, ``SplitStats`` sums, per split, what trainers normalise by
+(``meta/stats.json``, ``STATS_COLUMNS``), so that no trainer needs a pass over the data for it.
+
 ``release="public"`` writes annotations only, as Human3.6M's licence requires: the keypoints whose
 value comes from the Human3.6M mocap or from detections on its videos (``PUBLIC_HIDDEN``) are NaN
 and not visible in every keypoint column; the simulated keypoints, kinematics and cameras remain.
@@ -49,6 +52,10 @@ SHARD_FILE = "shard-{index:05d}-{digest}.parquet"  # digest: of its bytes, so ot
 # (and ``datasets``' cache, keyed by the card's YAML that names every shard, another entry)
 GROUP_BYTES = 64 * 2**20
 SHARD_BYTES = 400 * 2**20
+# Rows per row group of a config with images (``frames``): what ``datasets`` writes for image
+# datasets (``datasets.config.PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS``), so that reading one row
+# decodes one small group, not thousands of JPEGs, and the Hub's viewer pages through it
+IMAGE_GROUP_ROWS = 100
 PUBLIC_HIDDEN: tuple[int, ...] = tuple(i for i, k in enumerate(sk.KEYPOINTS) if k.source != "simulated")
 KEYPOINT_COLUMNS = ("keypoints_3d_world_mm", "keypoints_3d_camera_mm", "keypoints_2d_px")
 
@@ -58,8 +65,9 @@ class ShardWriter:
     groups. A context manager: ``close`` on a normal exit, ``abort`` (the shard being written is
     removed, never renamed into place) on an exception."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, group_rows: int | None = None) -> None:
         self.folder = Path(folder)
+        self.group_rows = group_rows  # at most this many rows per row group (None: bytes alone)
         self.buffer: list = []
         self.buffered_bytes = 0.0
         self.shard_bytes = 0.0
@@ -96,10 +104,13 @@ class ShardWriter:
         bytes_per_row = table.nbytes / max(table.num_rows, 1)
         while table.num_rows:
             room = max(1, int((GROUP_BYTES - self.buffered_bytes) / bytes_per_row))
+            if self.group_rows:
+                room = min(room, self.group_rows - sum(t.num_rows for t in self.buffer))
             part, table = table.slice(0, room), table.slice(room)
             self.buffer.append(part)
             self.buffered_bytes += part.num_rows * bytes_per_row
-            if self.buffered_bytes >= GROUP_BYTES - bytes_per_row:
+            full_rows = self.group_rows and sum(t.num_rows for t in self.buffer) >= self.group_rows
+            if full_rows or self.buffered_bytes >= GROUP_BYTES - bytes_per_row:
                 self._flush()
 
     def _flush(self) -> None:
@@ -158,30 +169,112 @@ def public_table(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(result.to_batches(), schema=table.schema)
 
 
-def write_split(folder: Path, sources: Iterable[Path], release: str = "full") -> list[str]:
-    """Stream the work files ``sources`` (in order) into one split's folder; returns the names of
-    the shards written."""
+# meta/stats.json: per keypoint and axis, over the values present (finite; 2D: where visible)
+STATS_COLUMNS = {
+    "keypoints_3d_world_mm": "world frame, mm",
+    "keypoints_3d_camera_mm": "camera frame, mm",
+    "keypoints_3d_camera_mm - Hip": "camera frame relative to the Hip (root) keypoint, mm",
+    "keypoints_2d_px": "image pixels, visible keypoints",
+    "keypoints_2d_normalized": "(u - cx) / fx, (v - cy) / fy with the row's intrinsics (no undistortion), "
+    "visible keypoints",
+}
+
+
+class SplitStats:
+    """Float64 sums, in row order, of the ``STATS_COLUMNS`` of one split's rows (the same bytes for
+    the same build); ``summary`` gives count, mean and population standard deviation per keypoint
+    and axis."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.sums: dict[str, list[np.ndarray]] = {}
+
+    def add(self, table: pa.Table) -> None:
+        from datasets import Features
+
+        from simspine_dataset.geometry.camera import pixels_to_normalized
+        from simspine_dataset.loader import column_to_numpy
+
+        features = Features.from_arrow_schema(table.schema)
+
+        def column(name: str) -> np.ndarray:
+            return column_to_numpy(table.column(name), features[name]).astype(np.float64)
+
+        visible = column("keypoints_visible").astype(bool)[..., None]
+        camera, px = column("keypoints_3d_camera_mm"), column("keypoints_2d_px")
+        hip = sk.INDEX["Hip"]
+        values = {
+            "keypoints_3d_world_mm": column("keypoints_3d_world_mm"),
+            "keypoints_3d_camera_mm": camera,
+            "keypoints_3d_camera_mm - Hip": camera - camera[:, hip : hip + 1],
+            "keypoints_2d_px": np.where(visible, px, np.nan),
+            "keypoints_2d_normalized": np.where(
+                visible, pixels_to_normalized(px, column("camera_intrinsics")), np.nan
+            ),
+        }
+        self.rows += table.num_rows
+        for name, array in values.items():
+            present = np.isfinite(array)
+            x = np.where(present, array, 0.0)
+            sums = [present.sum(0).astype(np.float64), x.sum(0), (x * x).sum(0)]
+            self.sums[name] = [a + b for a, b in zip(self.sums.get(name, [0.0] * 3), sums, strict=True)]
+
+    def summary(self) -> dict:
+        columns = {}
+        for name, (count, total, squares) in self.sums.items():
+            n = np.maximum(count, 1)
+            mean = total / n
+            std = np.sqrt(np.maximum(squares / n - mean**2, 0.0))
+            columns[name] = {  # count 0: no value (mean and std 0)
+                "about": STATS_COLUMNS[name],
+                "count": count.astype(int).tolist(),
+                "mean": mean.round(9).tolist(),
+                "std": std.round(9).tolist(),
+            }
+        return {"rows": self.rows, "columns": columns}
+
+
+def write_split(
+    folder: Path,
+    sources: Iterable[Path],
+    release: str = "full",
+    group_rows: int | None = None,
+    stats: SplitStats | None = None,
+) -> list[str]:
+    """Stream the work files ``sources`` (in order) into one split's folder (row groups of at most
+    ``group_rows`` rows, when given; every table also into ``stats``, when given); returns the
+    names of the shards written."""
     import datasets  # noqa: F401 - registers its Arrow extension types (Array2D) before reading
     import pyarrow.parquet as pq
 
     if release not in RELEASES:
         raise ValueError(f"release must be one of {RELEASES}, got {release!r}")
-    with ShardWriter(folder) as writer:
+    with ShardWriter(folder, group_rows) as writer:
         for source in sources:
             for batch_table in _row_groups(pq.ParquetFile(source)):
-                writer.add(public_table(batch_table) if release == "public" else batch_table)
+                table = public_table(batch_table) if release == "public" else batch_table
+                writer.add(table)
+                if stats is not None:
+                    stats.add(table)
     return writer.names
 
 
 def write_config(
-    out: Path, config: str, splits: Mapping[str, Iterable[Path]], release: str = "full"
+    out: Path,
+    config: str,
+    splits: Mapping[str, Iterable[Path]],
+    release: str = "full",
+    stats: dict[str, SplitStats] | None = None,
 ) -> dict[str, list[str]]:
-    """Write every split of a config into ``data/{config}/{split}/`` beside any earlier shards;
-    returns each split's shard paths (relative to ``out``), which the build's report and card name."""
+    """Write every split of a config into ``data/{config}/{split}/`` beside any earlier shards (and,
+    given ``stats``, each split's statistics into ``stats[split]``); returns each split's shard paths
+    (relative to ``out``), which the build's report and card name."""
     out = Path(out)
     files = {}
     for split, sources in splits.items():
-        names = write_split(out / "data" / config / split, sources, release)
+        group_rows = IMAGE_GROUP_ROWS if config == "frames" else None
+        split_stats = stats.setdefault(split, SplitStats()) if stats is not None else None
+        names = write_split(out / "data" / config / split, sources, release, group_rows, split_stats)
         files[split] = [f"data/{config}/{split}/{name}" for name in names]
     return files
 

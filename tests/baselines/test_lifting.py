@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -190,23 +191,35 @@ def test_onnx_lifter_is_scored_on_the_same_rows_in_spinetrack_order(dataset, tmp
 
 
 def test_streamed_training_reads_the_split_through_the_loader(dataset, tmp_path) -> None:
-    """``--stream``: batches from ``BatchLoader``; its one-pass statistics equal the in-memory ones,
-    every row is trained on once per epoch, and the result scores like the in-memory run."""
+    """``--stream``: batches from ``BatchLoader``; its statistics, from the build's meta/stats.json
+    or from one streamed pass, equal the in-memory ones (for both keypoint sets), every row is
+    trained on once per epoch, and the result scores like the in-memory run."""
     from datasets import load_dataset
 
     from baselines.lifting.train import fit_streamed
+    from simspine_dataset.loader import dataset_stats
 
-    config = TrainConfig(
-        keypoints="full", epochs=3, batch_size=32, width=64, blocks=1, dropout=0.0, stream=True
-    )
     split = load_dataset(str(dataset), split="train")
-    summary = fit_streamed(split, tmp_path / "streamed", config, device="cpu", progress=False)
-    streamed, _, _ = load_checkpoint(tmp_path / "streamed" / "checkpoint.pt")
-    arrays = load_arrays(str(dataset), "train", "full")
-    reference = train_module.build_model(config, 37)
-    reference.set_statistics(torch.as_tensor(arrays.inputs), torch.as_tensor(arrays.targets))
-    for name in ("in_mean", "in_std", "out_mean", "out_std"):
-        torch.testing.assert_close(getattr(streamed, name), getattr(reference, name), rtol=1e-4, atol=1e-4)
+    for keypoints, stats in (
+        ("full", None),
+        ("full", dataset_stats(str(dataset))),
+        ("spine", dataset_stats(str(dataset))),
+    ):
+        config = TrainConfig(
+            keypoints=keypoints, epochs=3, batch_size=32, width=64, blocks=1, dropout=0.0, stream=True
+        )
+        summary = fit_streamed(
+            split, tmp_path / "streamed", config, device="cpu", progress=False, stats=stats
+        )
+        streamed, _, _ = load_checkpoint(tmp_path / "streamed" / "checkpoint.pt")
+        shutil.rmtree(tmp_path / "streamed")
+        arrays = load_arrays(str(dataset), "train", keypoints)
+        reference = train_module.build_model(config, len(arrays.keypoints))
+        reference.set_statistics(torch.as_tensor(arrays.inputs), torch.as_tensor(arrays.targets))
+        for name in ("in_mean", "in_std", "out_mean", "out_std"):
+            torch.testing.assert_close(
+                getattr(streamed, name), getattr(reference, name), rtol=1e-4, atol=1e-4
+            )
     assert summary["samples"] == len(arrays) and summary["loss_history"][-1] < summary["loss_history"][0]
     with pytest.raises(ValueError, match="ground-truth 2D"):
         fit_streamed(split, tmp_path / "noisy", TrainConfig(input="noisy", stream=True), device="cpu")
