@@ -206,7 +206,7 @@ def _detect(args: argparse.Namespace) -> int:
             logging_dir=args.logging_dir,
             **_slurm_options(args),
         )
-        if isinstance(report, dict):  # Slurm only submits
+        if "submitted" in report:  # Slurm only submits
             print(
                 f"submitted Slurm jobs {' '.join(report['submitted'])}; {args.detections}/{REPORT} appears "
                 f"when they finish (markers in {args.detections}/*/*/{MARKER})"
