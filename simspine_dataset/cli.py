@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,20 +117,8 @@ def _build(args: argparse.Namespace) -> int:
     else:
         from simspine_dataset.commands.distributed import run
 
-        report = run(
-            args.raw,
-            args.out,
-            config,
-            args.executor,
-            tasks=args.tasks,
-            logging_dir=args.logging_dir,
-            **_slurm_options(args),
-        )
-        if isinstance(report, dict):  # Slurm only submits
-            print(
-                f"submitted Slurm jobs {' '.join(report['submitted'])}; "
-                f"{args.out}/build_report.json appears when they finish"
-            )
+        report = _on_executor(run, args, args.out, config, f"{args.out}/build_report.json appears")
+        if report is None:
             return 0
     failed = [e for e in report.sequences if e["status"] == "failed"]
     flagged = [e for e in report.sequences if e["status"] == "flagged"]
@@ -149,6 +137,19 @@ def _build(args: argparse.Namespace) -> int:
         print(f"KNOWN {problem}")
     _unused_work_hint(args.out, report)
     return 1 if failed or flagged else 0
+
+
+def _on_executor(
+    function: Callable, args: argparse.Namespace, out: Path, config: object, appears: str
+) -> object | None:
+    """``function`` (``distributed.run`` or ``run_detect``) on ``--executor``; None when the jobs
+    were only submitted (Slurm), which it says, with what ``appears`` when they finish."""
+    report = function(args.raw, out, config, args.executor, tasks=args.tasks, logging_dir=args.logging_dir,
+                      **_slurm_options(args))  # fmt: skip
+    if isinstance(report, dict) and "submitted" in report:
+        print(f"submitted Slurm jobs {' '.join(report['submitted'])}; {appears} when they finish")
+        return None
+    return report
 
 
 def _unused_work_hint(out: Path, report: BuildRecord) -> None:
@@ -197,20 +198,9 @@ def _detect(args: argparse.Namespace) -> int:
     if args.executor != "local":
         from simspine_dataset.commands.distributed import run_detect
 
-        report = run_detect(
-            args.raw,
-            args.detections,
-            config,
-            args.executor,
-            tasks=args.tasks,
-            logging_dir=args.logging_dir,
-            **_slurm_options(args),
-        )
-        if "submitted" in report:  # Slurm only submits
-            print(
-                f"submitted Slurm jobs {' '.join(report['submitted'])}; {args.detections}/{REPORT} appears "
-                f"when they finish (markers in {args.detections}/*/*/{MARKER})"
-            )
+        appears = f"{args.detections}/{REPORT} appears (markers in {args.detections}/*/*/{MARKER})"
+        report = _on_executor(run_detect, args, args.detections, config, appears)
+        if report is None:
             return 0
     else:
         with tqdm(desc="simspine detect", unit="video", disable=None) as bar:
