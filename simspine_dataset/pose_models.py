@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -233,6 +235,27 @@ class SimccOnnxModel:
         return xy[:, order], scores[:, order]
 
 
+_NO_WEIGHTS_ONLY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+
+
+@contextmanager
+def full_unpickling() -> Iterator[None]:
+    """``torch.load`` unpickles fully inside this block only. mmengine 0.10.7 saves numpy objects in
+    its checkpoints and loads them with torch.load's default, which torch >= 2.6 made
+    ``weights_only=True``: they no longer load. The checkpoints loaded here are the user's own (or
+    their chosen COCO ones: ``simspine detect --checkpoint``, the 2D baseline), trusted as code;
+    the process's setting is restored after."""
+    before = os.environ.get(_NO_WEIGHTS_ONLY)
+    os.environ[_NO_WEIGHTS_ONLY] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_NO_WEIGHTS_ONLY, None)
+        else:
+            os.environ[_NO_WEIGHTS_ONLY] = before
+
+
 class MmposeModel:
     """A checkpoint of our mmpose 2D baseline (its config and ``.pth``), batched over crops.
 
@@ -248,7 +271,8 @@ class MmposeModel:
             if not Path(path).is_file():
                 raise ModelError(path, "not found")
         self.device = "cpu" if device == "auto" else device
-        self.model = init_model(str(config), str(checkpoint), device=self.device)
+        with full_unpickling():
+            self.model = init_model(str(config), str(checkpoint), device=self.device)
         w, h = self.model.cfg.codec["input_size"]
         self.input_size_wh = (int(w), int(h))
         self.name = Path(config).stem

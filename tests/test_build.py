@@ -148,7 +148,7 @@ def test_bad_input_fails_its_sequence_only(capture, built, damage, tmp_path, cap
     failed = [e for e in report["sequences"] if e["status"] != "ok"]
     assert len(failed) == 1 and name in failed[0]["error"]
     assert sum(e["status"] == "ok" for e in report["sequences"]) == 7
-    assert report.rows["train"] == built[1].rows["train"]  # the other subject is untouched
+    assert report["rows"]["train"] == built[1].rows["train"]  # the other subject is untouched
 
 
 def test_validate_passes_a_good_build_and_fails_a_broken_one(built, tmp_path, capsys) -> None:
@@ -330,7 +330,7 @@ def test_load_dataset_by_folder_name_from_its_parent(built, tmp_path, monkeypatc
     shutil.copy(built[0] / "README.md", tmp_path / "simspine" / "README.md")
     monkeypatch.chdir(tmp_path)
     ds = load_dataset("simspine")
-    assert ds["test"].num_rows == built[1]["rows"]["test"]
+    assert ds["test"].num_rows == built[1].rows["test"]
 
 
 def test_a_rebuild_with_fewer_subjects_leaves_no_stale_split(capture, built, tmp_path) -> None:
@@ -421,7 +421,7 @@ CORRUPTIONS = {
 }
 
 
-def test_a_build_from_before_the_quality_columns_fails_its_schema_check_without_a_traceback(
+def test_shards_without_the_quality_columns_fail_the_schema_check_without_a_traceback(
     built, tmp_path
 ) -> None:
     import pyarrow.parquet as pq
@@ -826,7 +826,7 @@ def test_a_build_killed_while_writing_shards_keeps_the_old_ones_and_resumes(capt
     assert {str(p.relative_to(out)) for p in named} == set(before)  # the previous build, named
     assert {k: v for k, v in shard_digests(out).items() if k in before} == before  # and whole
     rows = load_dataset(str(out), split="test").num_rows
-    assert rows == built[1]["rows"]["test"]
+    assert rows == built[1].rows["test"]
     assert main(["build", str(capture), str(out), "--frames", "crop", "--frame-stride", "7"]) == 0
     assert not list(out.glob("data/**/.*"))
     assert {k: v for k, v in shard_digests(out).items() if k.startswith("data/default/")} == before

@@ -397,12 +397,12 @@ def test_a_rebuild_sees_changed_and_added_release_files(built, tmp_path) -> None
     moved = tmp_path / trc.name
     trc.rename(moved)
     first = build(raw, tmp_path / "b", config)
-    assert len(first["annotations"]["sequences_without_annotations"]) == 1
+    assert len(first.annotations["sequences_without_annotations"]) == 1
     model = mine / "models" / "S1.osim"
     model.write_text(model.read_text().replace("<Model name=", "<!-- edited --><Model name=", 1))
     moved.rename(trc)
     again = build(raw, tmp_path / "b", config)
-    assert again["annotations"]["sequences_without_annotations"] == []
+    assert again.annotations["sequences_without_annotations"] == []
     assert (tmp_path / "b" / "models" / "S1.osim").read_text() == model.read_text()
 
 
@@ -484,8 +484,9 @@ def test_a_public_build_exports_the_official_public_markers_only(built, tmp_path
 
 def test_a_user_model_mapping_gone_since_the_build_exports_the_models_as_they_are(tmp_path, caplog) -> None:
     from simspine_dataset.commands.export import _keypoint_sources
+    from simspine_dataset.config import BuildConfig
 
-    assert _keypoint_sources({"model": str(tmp_path / "gone.json")}) == {}
+    assert _keypoint_sources(BuildConfig(model=str(tmp_path / "gone.json"))) == {}
     assert "gone.json" in caplog.text and "exported as the model has them" in caplog.text
-    ours = _keypoint_sources({})
+    ours = _keypoint_sources(BuildConfig())
     assert ours["Hip"] == "H36M_00" and len(ours) == sum(k.source == "mocap" for k in sk.KEYPOINTS)

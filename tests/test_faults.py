@@ -132,7 +132,7 @@ RECORD = '"config_hash": "x", "rows": {}, "sequences": []'
         ('{"format_version": 99, "config": {}, ' + RECORD + "}", "format version 99"),
         ('{"format_version": 2, ' + RECORD + "}", "lacks config"),
         ('{"format_version": 2, "config": {"simulation": {"filter": {"space": "x"}}}, ' + RECORD + "}",
-         "config.simulation.filter.space = 'x'"),
+         "setting filter.space = 'x' is invalid"),
     ],
 )  # fmt: skip
 def test_a_broken_report_is_one_line_for_every_command(built, tmp_path, capsys, content, says) -> None:

@@ -9,12 +9,15 @@
 #                  use, mmpose's chumpy does not build and torchvision has no CPU build for torch 2.13.
 #                  Their other runtime requirements come from their own metadata (requirements.py).
 #   xtcocotools    built from source against the numpy 2 in .venv (the PyPI wheels are built on numpy 1).
-#   shim/          a `torchvision` with ToPILImage and an import-only ops.boxes (see shim/pyproject.toml).
+#   shim/          a `torchvision` with ToPILImage and an import-only ops.boxes, never installed: the
+#                  baseline puts it on sys.path where no torchvision imports (baselines/pose2d/__init__.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 [ -x "$PY" ] || { echo "run scripts/setup.sh first (needs .venv)" >&2; exit 1; }
-if "$PY" -c 'import mmpose.apis, mmdet, mmcv.ops, mmpretrain.models, xtcocotools' 2>/dev/null \
+# an earlier version installed the stand-in torchvision into the environment: take it out
+"$PY" -m pip uninstall --quiet --yes simspine-torchvision-shim 2>/dev/null || true
+if "$PY" -c 'import baselines.pose2d, mmpose.apis, mmdet, mmcv.ops, mmpretrain.models, xtcocotools' 2>/dev/null \
     && "$PY" -c 'import mmcv, mmpose, mmdet, mmengine, mmpretrain; assert (mmcv.__version__, mmpose.__version__, mmdet.__version__, mmengine.__version__, mmpretrain.__version__) == ("2.1.0", "1.3.2", "3.2.0", "0.10.7", "1.2.0")' 2>/dev/null; then
   exit 0
 fi
@@ -35,7 +38,7 @@ if ! ls "$CACHE"/xtcocotools-*.whl >/dev/null 2>&1; then
   "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-binary xtcocotools --wheel-dir "$CACHE" xtcocotools
 fi
 "${PIP[@]}" --no-deps "$CACHE"/mmcv-2.1.0-*.whl "$CACHE"/xtcocotools-*.whl \
-  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 mmpretrain==1.2.0 ./baselines/pose2d/shim
+  mmengine==0.10.7 mmdet==3.2.0 mmpose==1.3.2 mmpretrain==1.2.0
 # Their runtime requirements, read from their own metadata (minus chumpy, opencv-python, torchvision).
 "$PY" baselines/pose2d/requirements.py | xargs "${PIP[@]}"
-"$PY" -c 'import mmcv.ops, mmpose.apis, mmdet, mmpretrain.models, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'
+"$PY" -c 'import baselines.pose2d, mmcv.ops, mmpose.apis, mmdet, mmpretrain.models, xtcocotools; print("mmpose", mmpose.__version__, "mmcv", mmcv.__version__, "ready")'

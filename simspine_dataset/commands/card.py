@@ -277,6 +277,8 @@ def _quality(out: Path, report: BuildRecord) -> str:
     shards = [p for paths in build_shards(out, report).values() for p in paths]
     if not shards:
         return "No rows."
+    if not set(columns) <= set(pq.read_schema(shards[0]).names):  # damaged: validate's schema check fails
+        return "The shards lack the label-quality columns (`simspine validate` fails their schema)."
     parts = [pq.read_table(p, columns=columns) for p in shards]
     values = {name: np.concatenate([t[name].to_numpy() for t in parts]).astype(float) for name in columns[:2]}
     uncertainty = np.concatenate(  # fixed-size lists: flattened, not row by row

@@ -4,6 +4,7 @@ against mmpose's own, and a CPU smoke run (train a few iterations, evaluate, cha
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +46,19 @@ def test_torchvision_shim_converts_like_torchvision_and_refuses_the_rest() -> No
     from torchvision.transforms import ToPILImage
 
     assert torchvision.__version__.endswith("simspine.shim")
+    # never installed: found in the repository, put on the path by baselines.pose2d, last
+    import importlib.metadata
+    import os
+    import sys
+
+    from baselines.pose2d import SHIM, full_unpickling
+
+    assert Path(torchvision.__file__).is_relative_to(SHIM) and sys.path[-1] == str(SHIM)
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("simspine-torchvision-shim")
+    with full_unpickling():  # checkpoints unpickle fully in the block only
+        assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
     chw = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(0))
     image = ToPILImage()(chw)
     assert image.mode == "RGB" and image.size == (7, 5)

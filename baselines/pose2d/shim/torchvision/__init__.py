@@ -1,3 +1,3 @@
-"""A shim, not torchvision: see baselines/pose2d/shim/pyproject.toml for why it exists."""
+"""A stand-in, not torchvision: see baselines/pose2d/__init__.py for why it exists and how it is found."""
 
 __version__ = "0.0.0+simspine.shim"
