@@ -250,8 +250,7 @@ def ignored_settings(config: BuildConfig) -> list[str]:
     build logs them as warnings): every ``simulation.*`` with ``--annotations`` (the labels are the
     release's); the IK weights' values with ``ik.weights = "measured"`` (a marker is used or not;
     its measured noise sets its weight); our solver's and temporal IK's settings with ``--model``;
-    the frames settings without frames, the crop size with
-    full frames."""
+    the frames settings without frames, the crop size with full frames."""
     found = []
     if config.annotations:
         why = "is ignored with --annotations (the labels are the release's)"
@@ -260,7 +259,10 @@ def ignored_settings(config: BuildConfig) -> list[str]:
     if ik.weights == "measured" and not config.annotations:
         for name in ("h36m_weights", "pseudo_marker_weights"):
             mine, theirs = getattr(ik, name), getattr(default, name)
-            moved = sorted(str(k) for k, w in mine.items() if w > 0 < theirs.get(k, 0) != w)
+            # a weight switched on or off counts; a new value of one that stays on does not
+            moved = sorted(
+                str(k) for k, w in mine.items() if w > 0 and theirs.get(k, 0) > 0 and w != theirs[k]
+            )
             if moved:
                 found.append(
                     f'ik.{name} values of {", ".join(moved)} are ignored with ik.weights = "measured" '

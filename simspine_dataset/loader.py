@@ -200,27 +200,29 @@ def dataset_stats(location: str, split: str = "train") -> dict[str, dict[str, np
     """What the build measured over a split (``meta/stats.json`` of a build folder or Hub repo):
     column -> ``count``, ``mean`` and population ``std`` per keypoint and axis (count 0: no value),
     so that a trainer normalises without a pass over the data. ``SimspineError`` naming the file
-    when it is missing, of another format, or lacks the split."""
-    import json
+    when it is missing, of another format, lacks the split, or (a folder) was measured over other
+    shards than the card names: a build killed between the two, never served as this data's."""
     from pathlib import Path
 
     from simspine_dataset.errors import SimspineError
-    from simspine_dataset.record import STATS, STATS_VERSION
+    from simspine_dataset.record import STATS, STATS_VERSION, card_files, read_json
 
-    path = Path(location) / STATS
-    if not Path(location).is_dir():
-        from huggingface_hub import hf_hub_download
-
-        path = Path(hf_hub_download(location, STATS, repo_type="dataset"))
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SimspineError(f"{path}: not readable ({e}); rebuild the dataset with this version") from e
-    if data.get("format_version") != STATS_VERSION:
-        raise SimspineError(f"{path}: stats format {data.get('format_version')}, expected {STATS_VERSION}")
+    data = read_json(location, STATS)
+    where = Path(location) / STATS
+    if not isinstance(data, dict) or data.get("format_version") != STATS_VERSION:
+        version = data.get("format_version") if isinstance(data, dict) else None
+        raise SimspineError(f"{where}: stats format {version}, expected {STATS_VERSION}: rebuild the dataset")
     if split not in data["splits"]:
-        raise SimspineError(f"{path}: no split {split!r} (it has {sorted(data['splits'])})")
+        raise SimspineError(f"{where}: no split {split!r} (it has {sorted(data['splits'])})")
+    measured = data["splits"][split]
+    if Path(location).is_dir():  # a Hub repo is published in one commit: card and stats agree
+        named = card_files(Path(location)).get("default", {}).get(split, [])
+        if sorted(p.relative_to(location).as_posix() for p in named) != sorted(measured["files"]):
+            raise SimspineError(
+                f"{where}: measured over other shards than the card names (a build was interrupted "
+                f"between them): re-run simspine build {location}"
+            )
     return {
         name: {key: np.asarray(column[key], dtype=np.float64) for key in ("count", "mean", "std")}
-        for name, column in data["splits"][split]["columns"].items()
+        for name, column in measured["columns"].items()
     }

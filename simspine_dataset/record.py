@@ -1,6 +1,7 @@
 """A build folder's record of itself, ``build_report.json``: written once by ``simspine build``
 (``commands.build.finalize``), read through ``BuildRecord`` by every command that reads a build
-(card, validate, export, publish, view, clean) and by the baselines.
+(card, validate, export, publish, view, clean). ``build_file`` reads any file of a build folder or
+of its published Hub repo; ``card_files`` what its card names (the files ``load_dataset`` reads).
 
 The record carries a format version (``FORMAT_VERSION``): a folder written by another format is
 refused in one line, never guessed at. Its settings are read back as the ``BuildConfig`` they were
@@ -17,10 +18,12 @@ from pathlib import Path
 
 from simspine_dataset.config import BuildConfig, from_mapping
 from simspine_dataset.errors import SimspineError
+from simspine_dataset.schema import BUILT_STATUSES
 
 REPORT = "build_report.json"
 FORMAT_VERSION = 2  # 1: reports before the version was written (not read: rebuild)
-STATS = "meta/stats.json"  # per split, what trainers normalise by (``stages.shards.SplitStats``)
+STATS = "meta/stats.json"  # per split, what trainers normalise by (``stages.shards.SplitStats``),
+# with the shards it was measured over: ``loader.dataset_stats`` checks them against the card
 STATS_VERSION = 1
 
 
@@ -45,25 +48,67 @@ class BuildRecord:
     @property
     def built(self) -> list[dict]:
         """The entries of sequences whose rows are in the dataset."""
-        from simspine_dataset.schema import BUILT_STATUSES
-
         return [e for e in self.sequences if e["status"] in BUILT_STATUSES]
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "config": asdict(self.config)}, indent=1, default=str)
 
 
-def read_record(out: str | Path) -> BuildRecord:
-    """The record of the build folder ``out``; ``SimspineError`` in one line naming the file when it
-    is missing, not JSON, of another format version, or not a build record."""
-    path = Path(out) / REPORT
+def build_file(location: str | Path, name: str) -> Path:
+    """The file ``name`` (e.g. ``meta/stats.json``) of a build folder, or of a dataset repo on the
+    Hub (downloaded by ``huggingface_hub``, cached); ``SimspineError`` naming it when absent."""
+    if Path(location).is_dir():
+        path = Path(location) / name
+        if not path.is_file():
+            what = "not a build folder" if name == REPORT else "a build folder"
+            raise SimspineError(f"{Path(location)}: {what} without {name}")
+        return path
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise SimspineError(f"{Path(out)}: not a build folder (no {REPORT})") from e
+        return Path(hf_hub_download(str(location), name, repo_type="dataset"))
+    except (EntryNotFoundError, RepositoryNotFoundError) as e:
+        raise SimspineError(f"{location}: no {name} in this dataset repo ({type(e).__name__})") from e
+
+
+def read_json(location: str | Path, name: str) -> object:
+    """A JSON file of a build folder or Hub repo (``build_file``); ``SimspineError`` naming it when
+    it is not JSON."""
+    path = build_file(location, name)
+    try:
+        return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SimspineError(f"{path}: not readable as JSON ({e})") from e
-    return record_from_json(data, path)
+
+
+def read_record(location: str | Path) -> BuildRecord:
+    """The record of a build folder or of its Hub repo; ``SimspineError`` in one line naming the
+    file when it is missing, not JSON, of another format version, or not a build record."""
+    return record_from_json(read_json(location, REPORT), Path(location) / REPORT)
+
+
+def card_files(out: Path) -> dict[str, dict[str, list[Path]]]:
+    """The shards the card's YAML names, per config and split (what ``load_dataset`` reads);
+    ``SimspineError`` naming README.md when it is missing or its YAML cannot be read."""
+    import yaml
+    from huggingface_hub import DatasetCard
+
+    path = Path(out) / "README.md"
+    try:
+        configs = DatasetCard.load(path).data.to_dict().get("configs") or []
+        return {
+            c["config_name"]: {
+                f["split"]: [Path(out) / p for p in _as_list(f["path"])] for f in c["data_files"]
+            }
+            for c in configs
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as e:
+        raise SimspineError(f"{path}: not a readable dataset card ({type(e).__name__}: {e})") from e
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def record_from_json(data: object, path: str | Path) -> BuildRecord:
@@ -74,8 +119,8 @@ def record_from_json(data: object, path: str | Path) -> BuildRecord:
     if version != FORMAT_VERSION:
         raise SimspineError(
             f"{path}: build format version {version}; this simspine-dataset reads version "
-            f"{FORMAT_VERSION}: rebuild the folder with this version's `simspine build` (finished units are "
-            "reused where their settings still apply)"
+            f"{FORMAT_VERSION}: rebuild it with this version's `simspine build` (finished units are reused "
+            "where their settings still apply; a Hub repo: publish the rebuilt folder again)"
         )
     if missing := [k for k in ("config", "config_hash", "rows", "sequences") if k not in data]:
         raise SimspineError(f"{path}: not a build record (it lacks {', '.join(missing)})")

@@ -150,9 +150,12 @@ def write_tiny_dataset(root: Path, takes: dict[str, list[tuple[str, int]]], seco
         stats[split] = SplitStats()
         stats[split].add(table.data.table)
     card = ["---", "configs:", "- config_name: default", "  data_files:"]
-    card += [f"  - split: {s}\n    path: data/default/{s}/*.parquet" for s in sorted(by_split)]
+    card += [f"  - split: {s}\n    path: data/default/{s}/shard-00000.parquet" for s in sorted(by_split)]
     (root / "README.md").write_text("\n".join([*card, "---", "", "# tiny test build", ""]))
-    summary = {"format_version": STATS_VERSION, "splits": {s: v.summary() for s, v in stats.items()}}
+    measured = {
+        s: {**v.summary(), "files": [f"data/default/{s}/shard-00000.parquet"]} for s, v in stats.items()
+    }
+    summary = {"format_version": STATS_VERSION, "splits": measured}
     (root / STATS).parent.mkdir(exist_ok=True)
     (root / STATS).write_text(json.dumps(summary))
     return root
@@ -195,8 +198,8 @@ def frames_build(root: Path, seconds: float, seed: int, stride: int, size_px: in
 
 def reseal(out: Path) -> None:
     """After a test changed shards of a build in place: each renamed to its new content digest, and
-    the report and the card naming them, as a build would have written them (so ``validate``
-    checks the changed values, not the digests)."""
+    the report, meta/stats.json and the card naming them, as a build would have written them (so
+    ``validate`` checks the changed values, not the digests)."""
     import json
 
     from simspine_dataset.commands.card import write_card
@@ -211,4 +214,8 @@ def reseal(out: Path) -> None:
                 (out / path).rename(out / Path(path).parent / name)
                 paths[i] = str(Path(path).parent / name)
     (out / "build_report.json").write_text(json.dumps(report))
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    for split, measured in stats["splits"].items():
+        measured["files"] = report["files"]["default"][split]
+    (out / "meta" / "stats.json").write_text(json.dumps(stats))
     write_card(out)

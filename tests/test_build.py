@@ -888,3 +888,25 @@ def test_the_build_measures_what_trainers_normalise_by(built) -> None:
             np.testing.assert_array_equal(stats[name]["count"], np.isfinite(values).sum(0), err_msg=name)
             np.testing.assert_allclose(stats[name]["mean"], np.nanmean(values, 0), atol=1e-6, err_msg=name)
             np.testing.assert_allclose(stats[name]["std"], np.nanstd(values, 0), atol=1e-5, err_msg=name)
+
+
+def test_statistics_of_other_shards_than_the_card_names_are_refused(built, tmp_path, capsys) -> None:
+    """A build killed after meta/stats.json and before the card: the folder loads the previous
+    shards, so the new statistics are not served as theirs; validate names it."""
+    from simspine_dataset.cli import main
+    from simspine_dataset.errors import SimspineError
+    from simspine_dataset.loader import dataset_stats
+
+    out = tmp_path / "killed"
+    shutil.copytree(built[0], out)
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    stats["splits"]["test"]["files"] = ["data/default/test/shard-00000-0123456789ab.parquet"]
+    (out / "meta" / "stats.json").write_text(json.dumps(stats))
+    assert dataset_stats(str(out), "train")["keypoints_2d_px"]["mean"].shape == (37, 2)
+    with pytest.raises(SimspineError, match="other shards than the card names"):
+        dataset_stats(str(out), "test")
+    assert main(["validate", str(out)]) == 1
+    assert "FAIL  stats" in capsys.readouterr().out
+    (out / "meta" / "stats.json").unlink()
+    with pytest.raises(SimspineError, match=r"a build folder without meta/stats\.json"):
+        dataset_stats(str(out))

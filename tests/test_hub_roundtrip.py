@@ -138,3 +138,30 @@ def test_gated_and_private_repos_need_a_token_and_say_so(hub) -> None:
     assert _run(stub, root, ["-c", load, PRIVATE]).returncode == 0
     wrong = _run(stub, root, ["-c", load, REPO], token="hf_wrong")
     assert wrong.returncode != 0 and "gated" in wrong.stderr
+
+
+RECORD = """
+import json, sys
+from simspine_dataset.errors import SimspineError
+from simspine_dataset.loader import dataset_stats
+from simspine_dataset.record import build_file, read_record
+repo, folder = sys.argv[1], sys.argv[2]
+hub, local = dataset_stats(repo, "test"), dataset_stats(folder, "test")
+same = all((hub[c][k] == local[c][k]).all() for c in local for k in ("count", "mean", "std"))
+try:
+    build_file(repo, "meta/absent.json")
+    absent = "served"
+except SimspineError as e:
+    absent = str(e)
+rows = read_record(repo).rows == read_record(folder).rows
+print(json.dumps({"stats": same, "rows": rows, "absent": absent}))
+"""
+
+
+def test_the_record_and_the_statistics_read_from_the_repo_id_like_the_folder(hub) -> None:
+    stub, folder, root = hub
+    done = _run(stub, root, ["-c", RECORD, REPO, str(folder)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["stats"] and result["rows"], result
+    assert result["absent"].startswith(f"{REPO}: no meta/absent.json in this dataset repo"), result

@@ -335,7 +335,8 @@ def _shards(
         }
         written = write_config(out, name, splits, config.release, stats if name == "default" else None)
         files[name] = {split: paths for split, paths in written.items() if paths}
-    summary = {split: s.summary() for split, s in stats.items() if s.rows}
+    measured = files["default"]  # the shards each split's statistics were measured over
+    summary = {split: {**s.summary(), "files": measured[split]} for split, s in stats.items() if s.rows}
     return files, {"format_version": STATS_VERSION, "splits": summary}
 
 

@@ -43,8 +43,8 @@ class PublishRefusedError(SimspineError):
 def check_release(out: Path, private: bool, gated: bool) -> dict:
     """The build report, after checking that ``out`` is an intact build that may be published as
     asked (see the module's docstring)."""
-    from simspine_dataset.commands.validate import card_files, files_check
-    from simspine_dataset.record import read_record
+    from simspine_dataset.commands.validate import files_check
+    from simspine_dataset.record import card_files, read_record
     from simspine_dataset.stages.shards import build_shards
 
     if not (out / "README.md").is_file():

@@ -43,6 +43,7 @@ import numpy as np
 
 from simspine_dataset import skeleton as sk
 from simspine_dataset.geometry.transforms import axes_is_translation
+from simspine_dataset.record import card_files
 from simspine_dataset.stages.shards import PUBLIC_HIDDEN
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def validate(out: str | Path) -> list[Check]:
     files_verdict, intact = files_check(out, card_files(out), files)
     default = {split: [p for p in paths if p in intact] for split, paths in files["default"].items()}
     shards = [p for paths in default.values() for p in paths]
-    checks = [files_verdict, _schema_check(shards, len(axes))]
+    checks = [files_verdict, _stats_check(out, report), _schema_check(shards, len(axes))]
     config = report.config
     spec = model_spec(config.simulation.ik.spine)
     ours = [c.name for c in spec.coordinates] == [a["name"] for a in axes]  # not a user's or the release's
@@ -334,29 +335,6 @@ def validate(out: str | Path) -> list[Check]:
     return checks + _curvature_checks(scan.angles)
 
 
-def card_files(out: Path) -> dict[str, dict[str, list[Path]]]:
-    """The shards the card's YAML names, per config and split (what ``load_dataset`` reads);
-    ``SimspineError`` naming README.md when it is missing or its YAML cannot be read."""
-    import yaml
-    from huggingface_hub import DatasetCard
-
-    from simspine_dataset.errors import SimspineError
-
-    path = out / "README.md"
-    try:
-        configs = DatasetCard.load(path).data.to_dict().get("configs") or []
-        return {
-            c["config_name"]: {f["split"]: [out / p for p in _as_list(f["path"])] for f in c["data_files"]}
-            for c in configs
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as e:
-        raise SimspineError(f"{path}: not a readable dataset card ({type(e).__name__}: {e})") from e
-
-
-def _as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
 def files_check(
     out: Path, named: dict[str, dict[str, list[Path]]], files: dict[str, dict[str, list[Path]]]
 ) -> tuple[Check, set[Path]]:
@@ -381,6 +359,24 @@ def files_check(
     detail = "; ".join(problems[:3]) + (f"; ... ({len(problems)} problems)" if len(problems) > 3 else "")
     detail = detail or f"{len(shards)} shards named by the card and the report, all intact"
     return check("files", not problems, detail, len(shards)), intact
+
+
+def _stats_check(out: Path, report: BuildRecord) -> Check:
+    """``meta/stats.json`` holds every split and was measured over the shards the card names
+    (``loader.dataset_stats``, which refuses it otherwise)."""
+    from simspine_dataset.errors import SimspineError
+    from simspine_dataset.loader import dataset_stats
+
+    problems = []
+    for split in sorted(report.rows):
+        try:
+            dataset_stats(out, split)
+        except SimspineError as e:
+            problems.append(str(e))
+    detail = (
+        "; ".join(problems) or f"meta/stats.json measured over the card's shards, {len(report.rows)} splits"
+    )
+    return check("stats", not problems, detail, len(report.rows))
 
 
 def _read_build(out: Path) -> tuple[BuildRecord, list[dict]]:

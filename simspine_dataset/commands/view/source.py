@@ -9,7 +9,6 @@ frames config's images (JPEG bytes, with their crop boxes) where the build has t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from simspine_dataset.errors import SimspineError
 from simspine_dataset.geometry.camera import Camera
+from simspine_dataset.record import read_json, read_record
 
 SERIES_COLUMNS = ("ik_marker_rmse_mm", "ik_residual_mocap_mm", "ik_residual_detections_mm", "label_flags")
 FRAME_COLUMNS = ("frame", "keypoints_3d_world_mm", "keypoints_uncertainty_mm", "kinematics", *SERIES_COLUMNS)
@@ -62,26 +62,11 @@ class SequenceView:
     cameras: dict[str, CameraView]
 
 
-def _build_file(location: str, name: str) -> dict | list:
-    """A JSON file of a build folder, or of a Hub repo (downloaded by ``huggingface_hub``)."""
-    path = Path(location) / name
-    if not Path(location).is_dir():
-        from huggingface_hub import hf_hub_download
-
-        path = Path(hf_hub_download(location, name, repo_type="dataset"))
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SimspineError(f"{path}: not readable ({e})") from e
-
-
 def pick_sequence(location: str, subject: str | None, sequence: str | None) -> tuple[str, str, int, str]:
     """(subject, canonical action, subaction, raw sequence name) of the sequence to show: by its
     raw name (``Walking 1``, as in the build report) or ``<action> <subaction>``; the first built
     sequence of the subject (of the build) when not given."""
-    from simspine_dataset.record import REPORT, record_from_json
-
-    built = record_from_json(_build_file(location, REPORT), f"{location}/{REPORT}").built
+    built = read_record(location).built
     mine = [e for e in built if subject in (None, e["subject"])]
     if not mine:
         raise SimspineError(f"{location}: no built sequence of subject {subject}")
@@ -136,7 +121,7 @@ def read_build(
     if "frames" in get_dataset_config_names(location):
         columns = ["camera", "frame", "image", "crop_xywh_px"]
         images = _concat(list(_stream(location, "frames", filters, columns, decode_images=False)))
-    axes = tuple(_build_file(location, "meta/kinematic_axes.json"))
+    axes = tuple(read_json(location, "meta/kinematic_axes.json"))
     return SequenceView(
         f"{subject} {name}",
         frames,
