@@ -1,6 +1,7 @@
 """simspine detect: crops/s against the spinepose package's own per-box loop, same model, same machine.
 
-    python benchmarks/bench_detect.py [--arch rtmpose-m|conv] [--seconds 4] [--out /tmp/bench_detect]
+    python benchmarks/bench_detect.py [--arch rtmpose-m|conv] [--onnx MODEL] [--precision fp32|int8]
+        [--seconds 4] [--out /tmp/bench_detect]
 
 A synthetic capture (S1, Walking, both takes, four cameras, 1000 x 1000 videos) is detected twice
 with the same ONNX model and the same mocap boxes. The model: ``rtmpose-m`` (default, needs the
@@ -9,7 +10,8 @@ mmpose stack) is our RTMPose-m config (``baselines/pose2d/configs``: SpinePose-m
 without its weights; ``conv`` is ``synthetic.pose_onnx.conv_simcc_model`` (no mmpose needed).
 
 - ours: ``detect`` (sequential decode in a thread, crops of many frames per inference call), at
-  batch 32 and at batch 1 (to separate batching from the overlap);
+  batch 32 and at batch 1 (to separate batching from the overlap); with ``--precision int8`` also
+  at int8 (batch 32; the quantization, made once per model and capture, timed apart);
 - the package's loop: frames read with ``cv2.VideoCapture`` as its video mode reads them, then
   ``spinepose.tools.RTMPose(image, bboxes=[box])`` one box per call (its API), the same files
   written.
@@ -79,7 +81,7 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
     from simspine_dataset import skeleton as sk
     from simspine_dataset.io import detections as det_io
     from simspine_dataset.stages.capture import discover
-    from simspine_dataset.stages.detect import mocap_boxes, usable_box
+    from simspine_dataset.stages.crops import mocap_boxes, usable_box
 
     tool = RTMPose(str(model), model_input_size=(192, 256), hardware_acceleration=False)
     order = list(sk.TO_SPINETRACK)
@@ -105,12 +107,21 @@ def package_loop(capture: Path, out: Path, model: Path) -> tuple[int, float]:
     return crops, time.perf_counter() - start
 
 
-def ours(capture: Path, out: Path, model: Path, batch: int, workers: int = 1) -> tuple[int, float, dict]:
-    from simspine_dataset.stages.detect import DetectConfig, detect
+def ours(
+    capture: Path, out: Path, model: Path, batch: int, workers: int = 1, precision: str = "fp32"
+) -> tuple[int, float, dict]:
+    """(crops, seconds, time split) of ``detect``; at int8 the quantization is made first and not
+    counted (it is made once per model and capture, and kept)."""
+    from simspine_dataset.config import DetectConfig
+    from simspine_dataset.stages.detect import detect, plan
+    from simspine_dataset.stages.precision import prepare
 
-    shutil.rmtree(out, ignore_errors=True)
+    for folder in out.glob("S*"):  # the detections, not the quantized model (.int8)
+        shutil.rmtree(folder)
+    config = DetectConfig(onnx=str(model), batch_size=batch, workers=workers, precision=precision,
+                          accept_int8=precision == "int8")  # fmt: skip  # random weights agree with nothing
+    prepare(out, plan(capture, config)[0], config)
     start = time.perf_counter()
-    config = DetectConfig(onnx=str(model), batch_size=batch, workers=workers)  # cores shared among workers
     report = detect(capture, out, config)
     seconds = time.perf_counter() - start
     split: dict[str, float] = {}
@@ -142,6 +153,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--arch", choices=["rtmpose-m", "conv"], default="rtmpose-m")
     parser.add_argument("--width", type=int, default=216, help="conv: channels (216: ~RTMPose-s compute)")
+    parser.add_argument("--onnx", type=Path, help="this model instead (e.g. an exported checkpoint)")
+    parser.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_detect"))
     args = parser.parse_args()
     capture = args.out / "capture"
@@ -150,12 +163,19 @@ def main() -> None:
             subjects=("S1",), actions=("Walking",), seconds=args.seconds, detections=False
         )
         generate_capture(capture, settings)
-    if args.arch == "rtmpose-m":
+    if args.onnx:
+        model = args.onnx
+        print(f"model: {model}; {os.cpu_count()} cores")
+    elif args.arch == "rtmpose-m":
         model = export_rtmpose_m(args.out / "rtmpose-m.onnx")
         print(f"model: RTMPose-m (SpinePose-m's architecture), random weights; {os.cpu_count()} cores")
     else:
         model = conv_simcc_model(args.out / f"conv{args.width}.onnx", args.width)
         print(f"model: conv_simcc_model width {args.width}, {gflops(args.width):.2f} GFLOP per crop")
+    if args.precision == "int8":
+        start = time.perf_counter()
+        n8, t8, split8 = ours(capture, args.out / "ours_int8", model, 32, precision="int8")
+        print(f"int8 quantization (once per model and capture): {time.perf_counter() - start - t8:.1f} s")
     n32, t32, split = ours(capture, args.out / "ours32", model, 32)
     n1, t1, _ = ours(capture, args.out / "ours1", model, 1)
     cores = os.cpu_count() or 1
@@ -168,6 +188,12 @@ def main() -> None:
     print(f"spinepose per-box loop:{n_pkg / t_pkg:7.1f} crops/s ({n_pkg} crops, {t_pkg:.1f} s)")
     print(f"ratio ours (batch 32) / package: {(n32 / t32) / (n_pkg / t_pkg):.2f}x; "
           f"ours ({cores} workers) / package: {(nw / tw) / (n_pkg / t_pkg):.2f}x")  # fmt: skip
+    if args.precision == "int8":
+        print(f"ours, int8, batch 32:  {n8 / t8:7.1f} crops/s ({n8} crops, {t8:.1f} s); "
+              f"int8 / package: {(n8 / t8) / (n_pkg / t_pkg):.2f}x; int8 / our fp32: {(n8 / t8) / (n32 / t32):.2f}x; "
+              f"inference {split8['inference']:.1f} s of {split8['total']:.1f} s")  # fmt: skip
+        hours8 = REAL_CAMERA_FRAMES / (n8 / t8) / 3600
+        print(f"real capture at int8 on this machine: {hours8:.1f} h of detect")
     total = sum(v for k, v in split.items() if k != "total")
     parts = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f} %)" for k, v in split.items() if k != "total")
     print(f"time split (batch 32, decode and crop overlap inference): {parts}; wall {split['total']:.1f} s")

@@ -1,4 +1,4 @@
-"""Every setting of the build and its simulation, in one tree of frozen dataclasses with defaults.
+"""Every setting of the build, its simulation and `detect`, in trees of frozen dataclasses with defaults.
 
 Defaults follow SIMSPINE's published settings (``reference/spine_model.md``) unless a comment
 says otherwise. ``BuildConfig`` holds them with the build's own settings; the build command hashes
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from simspine_dataset import h36m
+from simspine_dataset import h36m, pose_models
 from simspine_dataset.geometry.transforms import LENGTH_UNITS_MM
 from simspine_dataset.h36m import FPS_HZ
 from simspine_dataset.skeleton import J
@@ -23,6 +23,12 @@ SPINES = ("articulated", "rigid")
 FILTER_SPACES = ("coordinates", "keypoints", "none")
 FILTER_METHODS = ("adaptive", "butterworth")
 FRAMES_MODES = ("none", "crop", "full")
+BOX_SOURCES = ("mocap", "detector")  # where detect's person boxes come from
+# detect's int8 gate, in the model's input pixels (SimCC bins are half of one). 2 px of a
+# 256-pixel-high crop is ~5 image pixels for a Human3.6M subject (~500 px tall, the box padded by
+# 1.25): the 2D noise the build already assumes of a detection (``pseudo_markers.DEFAULT_NOISE_PX``).
+# int8 may add that much on its worst keypoint's 95th percentile; more, and it is another detector.
+INT8_MAX_P95_PX = 2.0
 RELEASES = ("full", "public")  # public: without what the licence hides (``stages.shards.PUBLIC_HIDDEN``)
 
 
@@ -296,6 +302,83 @@ def _changed(settings: object, table: str = "") -> list[tuple[str, object]]:
         elif mine != theirs:
             out.append((f"{table}{f.name}", mine))
     return out
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """How ``detect`` runs: the model (a SpinePose name and version, or ``onnx`` with
+    ``input_size``, or an mmpose ``mmpose_config`` + ``checkpoint``), where the boxes come from,
+    which frames (every ``stride``-th), and the compute (batch, workers, threads per worker, device)."""
+
+    model: str = "spinepose-m"
+    version: str | None = None  # v2 (SIMSPINE fine-tuned, default where published) | v1
+    onnx: str | None = None
+    input_size: tuple[int, int] | None = None  # (W, H) of --onnx models; default 192 x 256
+    mmpose_config: str | None = None
+    checkpoint: str | None = None
+    boxes: str = "mocap"
+    stride: int = 1
+    subjects: tuple[str, ...] | None = None
+    batch_size: int = 32
+    workers: int = 1
+    threads: int | None = None  # inference threads per worker (default: cores / workers)
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | int8 (ONNX sources: quantized on the capture's crops, gated)
+    int8_max_px: float = INT8_MAX_P95_PX  # the gate: worst keypoint's 95th percentile, input pixels
+    accept_int8: bool = False  # go on beyond the gate (the agreement is still recorded)
+    int8_model: str | None = None  # set by ``precision.prepare``: the quantized file to run
+
+    def __post_init__(self) -> None:
+        if self.precision not in pose_models.PRECISIONS:
+            raise ValueError(f"precision must be one of {pose_models.PRECISIONS}, got {self.precision!r}")
+        if self.precision == "int8" and (self.mmpose_config or self.checkpoint):
+            raise ValueError(
+                "--precision int8 is for ONNX models (SpinePose's, --onnx), not mmpose checkpoints"
+            )
+        if self.precision == "int8" and self.device == "cuda":
+            raise ValueError(
+                "--precision int8 runs on the CPU (ONNX Runtime's CUDA provider has no int8 QDQ kernels); "
+                "use --device cpu, or fp32 on the GPU"
+            )
+        if self.boxes not in BOX_SOURCES:
+            raise ValueError(f"boxes must be one of {BOX_SOURCES}, got {self.boxes!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        for name in ("stride", "batch_size", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def ignored(self) -> list[str]:
+        """The settings given that this model source does not use, as sentences (logged as
+        warnings): with ``--onnx`` the SpinePose name and version; with an mmpose checkpoint the
+        name, version, input size and threads; at fp32 the int8 gate's settings."""
+        plain = DetectConfig()
+        used = {"model", "version"} if self.onnx else set()
+        if self.mmpose_config or self.checkpoint:
+            used = {"model", "version", "input_size", "threads"}
+        source = "--onnx" if self.onnx else "an mmpose checkpoint"
+        ignored = [f"{name} = {getattr(self, name)!r} is ignored with {source}"
+                   for name in sorted(used) if getattr(self, name) != getattr(plain, name)]  # fmt: skip
+        int8_only = ("accept_int8", "int8_max_px") if self.precision == "fp32" else ()
+        ignored += [f"{name} = {getattr(self, name)!r} is ignored at --precision fp32"
+                    for name in int8_only if getattr(self, name) != getattr(plain, name)]  # fmt: skip
+        return ignored
+
+    def load_model(self) -> pose_models.TopDownModel:
+        """The model to run: at int8, the quantized file ``precision.prepare`` made."""
+        if self.precision == "int8" and not self.int8_model:
+            raise ValueError("an int8 DetectConfig runs after precision.prepare (detect() calls it)")
+        return pose_models.load_model(
+            self.model,
+            version=self.version,
+            onnx=self.onnx,
+            input_size_wh=self.input_size,
+            mmpose_config=self.mmpose_config,
+            checkpoint=self.checkpoint,
+            threads=self.threads or pose_models.default_threads(self.workers),
+            device="cpu" if self.precision == "int8" else self.device,
+            int8=self.int8_model if self.precision == "int8" else None,
+        )
 
 
 T = TypeVar("T")

@@ -9,6 +9,9 @@
 - an mmpose config and checkpoint of our own 2D baseline (``baselines/pose2d``), keypoints in our
   order.
 
+ONNX sources also run at ``int8`` precision (``quantize_int8``: ONNX Runtime's static QDQ
+quantization, calibrated on crops the caller chooses; ``agreement`` measures it against float32).
+
 Every model takes a batch of person boxes of many frames at once (``TopDownModel.predict``) and
 returns keypoints in full-image pixels, SIMSPINE order, NaN with score 0 where a keypoint is not
 found. The crop is RTMPose's top-down affine (the box padded by 1.25, grown to the input's aspect,
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 BOX_PADDING = 1.25  # RTMPose's (and SpinePose's) box padding before the affine crop
 MEAN_BGR = (123.675, 116.28, 103.53)  # as SpinePose applies them, to the BGR crop
 STD_BGR = (58.395, 57.12, 57.375)
+PRECISIONS = ("fp32", "int8")
 SPINEPOSE_URL = "https://huggingface.co/dfki-av/spinepose/resolve/main/{file}"
 SPINEPOSE_CACHE = Path("~/.cache/spinepose/hub/checkpoints")  # the package's own cache
 # name -> (file template, input (W, H), versions published); {data}: simspine (v2) | spinetrack (v1)
@@ -137,6 +141,11 @@ class CropBatch:
             )
 
 
+def model_input(crops_bgr: np.ndarray) -> np.ndarray:
+    """SpinePose's input tensor (N, 3, H, W) float32 of crops (N, H, W, 3) uint8 BGR."""
+    return ((crops_bgr - np.array(MEAN_BGR)) / np.array(STD_BGR)).astype(np.float32).transpose(0, 3, 1, 2)
+
+
 class TopDownModel(Protocol):
     """What ``detect`` needs of a model: its input size, an identity that changes with its weights,
     and batched prediction (full-image pixels (N, 37, 2), SIMSPINE order; scores (N, 37))."""
@@ -198,7 +207,6 @@ class SimccOnnxModel:
         self._check_io()
         batch = self.session.get_inputs()[0].shape[0]
         self.max_batch = 1 if batch == 1 else max_batch  # a model exported for one crop at a time
-        self._mean, self._std = np.array(MEAN_BGR), np.array(STD_BGR)
 
     def _check_io(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -219,8 +227,7 @@ class SimccOnnxModel:
         """Keypoints (N, 37, 2) full-image px, SIMSPINE order, and scores (N, 37)."""
         xy_parts, score_parts = [], []
         for start in range(0, len(batch.images), self.max_batch):
-            crops = batch.images[start : start + self.max_batch]
-            tensor = ((crops - self._mean) / self._std).astype(np.float32).transpose(0, 3, 1, 2)
+            tensor = model_input(batch.images[start : start + self.max_batch])
             simcc_x, simcc_y = self.session.run(None, {self.session.get_inputs()[0].name: tensor})
             if simcc_x.shape[1] != sk.NUM_KEYPOINTS:
                 raise ModelError(
@@ -332,6 +339,24 @@ def spinepose_weights(name: str, version: str | None = None) -> Path:
         ) from e
 
 
+def onnx_source(
+    model: str = "spinepose-m",
+    version: str | None = None,
+    onnx: str | Path | None = None,
+    input_size_wh: tuple[int, int] | None = None,
+) -> tuple[Path, tuple[int, int], str]:
+    """The float32 ONNX file a user named (``--onnx``, else a SpinePose name), its input size and
+    the name it is reported by."""
+    if onnx:
+        return Path(onnx), input_size_wh or (192, 256), Path(onnx).name
+    path = spinepose_weights(model, version)
+    return (
+        path,
+        input_size_wh or SPINEPOSE_MODELS[model][1],
+        f"{model}-{version or SPINEPOSE_MODELS[model][2][0]}",
+    )
+
+
 def load_model(
     model: str = "spinepose-m",
     *,
@@ -342,16 +367,98 @@ def load_model(
     checkpoint: str | Path | None = None,
     threads: int = 1,
     device: str = "auto",
+    int8: str | Path | None = None,
 ) -> TopDownModel:
-    """The model a user named: an mmpose config + checkpoint, an ONNX file, or a SpinePose name."""
+    """The model a user named: an mmpose config + checkpoint, an ONNX file, or a SpinePose name;
+    ``int8``: the quantized file of that ONNX source (``quantize_int8``) runs in its place."""
     if mmpose_config or checkpoint:
         if not (mmpose_config and checkpoint):
             raise ValueError("an mmpose model needs both its config and its checkpoint")
+        if int8:
+            raise ValueError(
+                "int8 precision is for ONNX models (SpinePose's, --onnx), not mmpose checkpoints"
+            )
         return MmposeModel(mmpose_config, checkpoint, device)
-    if onnx:
-        return SimccOnnxModel(onnx, input_size_wh or (192, 256), threads=threads, device=device)
-    path = spinepose_weights(model, version)
-    size = input_size_wh or SPINEPOSE_MODELS[model][1]
-    return SimccOnnxModel(
-        path, size, name=f"{model}-{version or SPINEPOSE_MODELS[model][2][0]}", threads=threads, device=device
-    )
+    path, size, name = onnx_source(model, version, onnx, input_size_wh)
+    if int8:
+        path, name = Path(int8), f"{name}-int8"
+    return SimccOnnxModel(path, size, name=name, threads=threads, device=device)
+
+
+def quantize_int8(model: str | Path, calibration: np.ndarray, out: str | Path) -> Path:
+    """ONNX Runtime's static quantization of a float32 SimCC model into ``out``: QDQ format, int8
+    weights per output channel, uint8 activations whose ranges are the minimum and maximum seen on
+    ``calibration`` (crops (N, H, W, 3) uint8 BGR, normalised as ``predict`` feeds them). The graph is
+    first put through ONNX Runtime's pre-processing (shape inference, optimisation), as its
+    documentation asks. Written to a temporary name and renamed when complete."""
+    import tempfile
+
+    try:
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quant_pre_process,
+            quantize_static,
+        )
+    except ImportError as e:
+        raise ModelError(
+            model, "int8 needs onnxruntime and onnx: pip install 'simspine-dataset[detect]'"
+        ) from e
+    from simspine_dataset.io.atomic import atomic_path
+
+    if len(calibration) == 0:
+        raise ValueError("int8 calibration needs at least one crop")
+    import onnx
+
+    input_name = onnx.load(str(model), load_external_data=False).graph.input[0].name
+    tensors = model_input(np.asarray(calibration))
+
+    class Crops(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(np.array_split(tensors, max(1, len(tensors) // 8)))
+
+        def get_next(self) -> dict | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {input_name: batch}
+
+    with tempfile.TemporaryDirectory(prefix="simspine-int8-") as work, atomic_path(out) as tmp:
+        prepared = Path(work) / "prepared.onnx"
+        try:
+            quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
+        except Exception as e:  # onnxruntime's optimiser raises its own (unexported) error types
+            raise ModelError(model, f"ONNX Runtime cannot prepare it for quantization ({e})") from e
+        quantize_static(
+            str(prepared), str(tmp), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )  # fmt: skip
+    return Path(out)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far one model's keypoints lie from a reference model's on the same crops, (N, 37) each,
+    SIMSPINE order: distances in the model's input pixels (crop pixels: independent of the image's
+    resolution and of the person's size) and in full-image pixels, score differences, and the
+    keypoints found by one model only (their distance: the crop's diagonal). NaN where neither found it."""
+
+    crop_px: np.ndarray
+    image_px: np.ndarray
+    score_diff: np.ndarray
+    found_by_one: np.ndarray
+
+
+def agreement(reference: TopDownModel, other: TopDownModel, batch: CropBatch) -> Agreement:
+    """``other`` against ``reference`` on ``batch`` (``Agreement``)."""
+    xy_ref, score_ref = reference.predict(batch)
+    xy, scores = other.predict(batch)
+    offset = xy - xy_ref
+    per_crop_px = np.asarray(reference.input_size_wh, float) / batch.scales  # input px per image px
+    crop_px = np.linalg.norm(offset * per_crop_px[:, None], axis=-1)
+    image_px = np.linalg.norm(offset, axis=-1)
+    one = np.isfinite(xy).all(-1) != np.isfinite(xy_ref).all(-1)
+    crop_px[one] = float(np.hypot(*reference.input_size_wh))
+    image_px[one] = np.broadcast_to(np.hypot(*batch.scales.T)[:, None], one.shape)[one]
+    return Agreement(crop_px, image_px, scores - score_ref, one)

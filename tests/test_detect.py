@@ -20,7 +20,8 @@ from simspine_dataset.cli import main
 from simspine_dataset.io import detections as det_io
 from simspine_dataset.io.detections import MARKER
 from simspine_dataset.pose_models import crop_transform
-from simspine_dataset.stages.detect import DetectConfig, detect, mocap_boxes
+from simspine_dataset.stages.crops import mocap_boxes
+from simspine_dataset.stages.detect import DetectConfig, detect
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -226,7 +227,7 @@ def test_boxes_from_spinepose_person_detector(capture: Path, tmp_path: Path, mon
     """``--boxes detector``: SpinePose's RF-DETR (here a stand-in with its I/O, in the package's
     cache) finds the person; the most confident box is the crop's box."""
     pytest.importorskip("spinepose")
-    from simspine_dataset.stages.detect import DETECTOR_FILE
+    from simspine_dataset.stages.crops import DETECTOR_FILE
     from simspine_dataset.synthetic.pose_onnx import person_detector_model
 
     monkeypatch.setattr("simspine_dataset.pose_models.SPINEPOSE_CACHE", tmp_path / "cache")

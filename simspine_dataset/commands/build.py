@@ -492,11 +492,19 @@ def _annotations_report(capture: Capture, config: BuildConfig, axes: list[dict])
 
 
 def _detections_report(capture: Capture, config: BuildConfig) -> dict | None:
-    """With ``--detections``: the folder, and the sequences (cameras) it has no detections for."""
+    """With ``--detections``: the folder, the sequences (cameras) it has no detections for, and who
+    made them (model and precision, from ``simspine detect``'s markers)."""
+    from simspine_dataset.io.detections import makers
+
     if not config.detections:
         return None
     missing = check_detections(config.detections, capture.sequences)
-    return {"source": config.detections, "sequences_without_detections": missing}
+    videos = [(r.subject, r.sequence, c) for r in capture.sequences for c in r.camera_ids]
+    return {
+        "source": config.detections,
+        "sequences_without_detections": missing,
+        "made_by": makers(config.detections, videos),
+    }
 
 
 def finalize(out: Path, capture: Capture, entries: list[dict], config: BuildConfig) -> BuildRecord:

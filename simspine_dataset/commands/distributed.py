@@ -41,7 +41,7 @@ from simspine_dataset.record import BuildRecord, read_record
 if TYPE_CHECKING:
     from datatrove.data import DocumentsPipeline
 
-    from simspine_dataset.stages.detect import DetectConfig
+    from simspine_dataset.config import DetectConfig
 
 EXECUTORS = ("datatrove", "ray", "slurm")
 
@@ -184,7 +184,11 @@ def run_detect(
     """``detect`` on a datatrove executor: the units, then the report (chained). Returns the report
     (``detect_report.json``), or for Slurm, which only submits, ``{"submitted": [job ids]}``. The
     logging folder is keyed by the model and settings, so a changed model is not skipped as finished."""
+    from simspine_dataset.stages.detect import plan
+    from simspine_dataset.stages.precision import prepare
+
     job_class = executor_class(executor)
+    config = prepare(out, plan(raw, config)[0], config)  # int8: quantized once, here, and gated
     key = hashlib.sha256(
         repr((config.load_model().identity, config.boxes, config.stride)).encode()
     ).hexdigest()

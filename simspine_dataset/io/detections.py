@@ -62,6 +62,29 @@ def fingerprint(root: str | Path, subject: str, sequence: str, cameras: list[str
     return digest.hexdigest()[:10]
 
 
+def makers(root: str | Path, videos: list[tuple[str, str, str]]) -> list[dict]:
+    """Who made the detections of ``videos`` (subject, sequence, camera) that have any: one entry
+    per model and precision found in the videos' markers, with the number of videos and, at int8,
+    the agreement with float32 its markers record; videos without a marker (another program's
+    detections) under model None. Most videos first."""
+    found: dict[str, dict] = {}
+    for subject, sequence, camera in videos:
+        folder = video_folder(root, subject, sequence, camera)
+        try:
+            marker = json.loads((folder / MARKER).read_text())
+            key = marker["key"]
+            entry = {"model": key["model"], "precision": key.get("precision", "fp32")}
+            if entry["precision"] == "int8":
+                entry["agreement"] = marker.get("precision", {}).get("agreement")
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            if next(folder.glob("frame_*.json"), None) is None:
+                continue  # no detections of this video at all
+            entry = {"model": None, "precision": None}
+        slot = found.setdefault(json.dumps(entry, sort_keys=True), {**entry, "videos": 0})
+        slot["videos"] += 1
+    return sorted(found.values(), key=lambda e: -e["videos"])
+
+
 def frame_json(keypoints_px: np.ndarray | None, scores: np.ndarray | None) -> str:
     """One frame's file text. keypoints (37, 2) and scores (37,) in SIMSPINE order; pixels to 1e-3,
     scores to 1e-6 (a positive score stays positive); NaN or score <= 0 -> (0, 0, 0) (missing);

@@ -7,7 +7,8 @@ package, a development dependency):
 
 - ``random_simcc_model``: a seeded random network whose outputs depend on the pixels (parity tests);
 - ``fixed_peaks_model``: SimCC peaks at given crop positions whatever the image (geometry tests, a
-  mean-pose detector);
+  mean-pose detector); with ``runner_up``, a second, higher peak elsewhere that wins by less than
+  int8 can resolve: float32 and int8 copies of it disagree (the int8 gate's test);
 - ``conv_simcc_model``: a stride-2 convolution stack of a chosen width, compute comparable to
   RTMPose-s, for benchmarks;
 - ``flat_lifter_model``: the official SIMSPINE lifter's I/O, a weak-perspective pose (plumbing tests).
@@ -101,24 +102,33 @@ def random_simcc_model(path: str | Path, size_wh: tuple[int, int] = (192, 256), 
 
 
 def fixed_peaks_model(
-    path: str | Path, crop_xy_px: np.ndarray, peak: float = 1.0, size_wh: tuple[int, int] = (192, 256)
+    path: str | Path,
+    crop_xy_px: np.ndarray,
+    peak: float = 1.0,
+    size_wh: tuple[int, int] = (192, 256),
+    runner_up: tuple[np.ndarray, float] | None = None,
 ) -> Path:
     """Peaks (value ``peak``) at crop pixels (37, 2), SpineTrack order, rounded to SimCC's half-pixel
-    bins, for every image; 0 elsewhere."""
+    bins, for every image; 0 elsewhere. ``runner_up`` (crop pixels (37, 2), margin): peaks of
+    ``peak + margin`` there too, which win in float32; a margin below the outputs' int8 step
+    (``peak / 255``) ties in an int8 copy, whose argmax then takes the lower bin: put them past
+    ``crop_xy_px`` and the int8 keypoints move by the distance between the two."""
     from onnx import helper
 
     w, h = size_wh
-    xy = np.clip(
-        np.round(np.asarray(crop_xy_px, float) * SPLIT_RATIO).astype(int),
-        0,
-        [SPLIT_RATIO * w - 1, SPLIT_RATIO * h - 1],
-    )
+
+    def bins(points: np.ndarray) -> np.ndarray:
+        scaled = np.round(np.asarray(points, float) * SPLIT_RATIO).astype(int)
+        return np.clip(scaled, 0, [SPLIT_RATIO * w - 1, SPLIT_RATIO * h - 1])
+
     peaks = {
         "x": np.zeros((1, sk.NUM_KEYPOINTS, SPLIT_RATIO * w)),
         "y": np.zeros((1, sk.NUM_KEYPOINTS, SPLIT_RATIO * h)),
     }
-    peaks["x"][0, np.arange(sk.NUM_KEYPOINTS), xy[:, 0]] = peak
-    peaks["y"][0, np.arange(sk.NUM_KEYPOINTS), xy[:, 1]] = peak
+    for points, value in [(crop_xy_px, peak), *([(runner_up[0], peak + runner_up[1])] if runner_up else [])]:
+        xy = bins(points)
+        peaks["x"][0, np.arange(sk.NUM_KEYPOINTS), xy[:, 0]] = value
+        peaks["y"][0, np.arange(sk.NUM_KEYPOINTS), xy[:, 1]] = value
     nodes = [  # outputs = peaks + 0 x (per-image mean), so the batch size follows the input
         helper.make_node("ReduceMean", ["input"], ["mean"], axes=[1, 2, 3], keepdims=1),
         helper.make_node("Mul", ["mean", "zero"], ["zeros"]),

@@ -261,7 +261,7 @@ def detect_with_the_checkpoint(config: str, checkpoint, raw, out) -> None:
     from simspine_dataset.io.video import read_frames
     from simspine_dataset.pose_models import MmposeModel
     from simspine_dataset.stages.capture import discover
-    from simspine_dataset.stages.detect import mocap_boxes
+    from simspine_dataset.stages.crops import mocap_boxes
 
     args = ["detect", str(raw), str(out), "--mmpose-config", config, "--checkpoint", str(checkpoint)]
     assert simspine([*args, "--subjects", "S9"]) == 0
@@ -315,6 +315,40 @@ def test_onnx_models_are_scored_on_the_same_crops_and_chain_into_triangulation(
         np.testing.assert_allclose(
             written["keypoints_2d_px"][i][list(sk.FROM_SPINETRACK)], expected, atol=2e-3
         )
+
+
+def test_an_exported_checkpoint_gives_mmposes_keypoints_through_spineposes_io(tmp_path) -> None:
+    """``export_onnx``: RTMPose-m (random weights, so every channel and keypoint matters) run by
+    ``simspine detect``'s ONNX path on BGR crops normalised as SpinePose normalises them gives the
+    keypoints mmpose gives on the same crops (flip test off: it is not exported); a file that fed
+    the network SpinePose's BGR order unchanged would not."""
+    pytest.importorskip("onnxruntime")
+    import torch
+    from mmpose.apis import init_model
+
+    from baselines.pose2d.export_onnx import export_onnx, spinepose_io_module
+    from simspine_dataset.pose_models import CropBatch, MmposeModel, SimccOnnxModel, model_input
+
+    config = f"{CONFIGS}/rtmpose-m_8xb256-420e_simspine-256x192.py"
+    torch.manual_seed(0)
+    network = init_model(config, device="cpu")
+    checkpoint = tmp_path / "random.pth"
+    torch.save({"state_dict": network.state_dict()}, checkpoint)
+    onnx = SimccOnnxModel(export_onnx(config, checkpoint, tmp_path / "rtmpose-m.onnx"), (192, 256), threads=2)
+    mmpose = MmposeModel(config, checkpoint)
+    mmpose.model.test_cfg["flip_test"] = False
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (6, 256, 192, 3)).astype(np.uint8)
+    crops[:, 60:200, 50:140] = [200, 60, 20]  # a blue block (BGR): the channel order matters
+    batch = CropBatch(crops, rng.uniform(300, 700, (6, 2)), np.tile([384.0, 512.0], (6, 1)))
+    (ours, _), (theirs, _) = onnx.predict(batch), mmpose.predict(batch)
+    assert np.abs(ours - theirs).max() < 1e-3  # mmpose decodes in float32
+    module = spinepose_io_module(mmpose.model)
+    module.order = torch.tensor([0, 1, 2])  # planted: BGR fed to a network trained on RGB
+    with torch.no_grad():
+        simcc_x, _ = module(torch.from_numpy(model_input(crops)))
+    moved = simcc_x.numpy().argmax(-1) != onnx.session.run(None, {"input": model_input(crops)})[0].argmax(-1)
+    assert moved.sum() >= 5  # keypoints a whole SimCC bin (>= 0.5 crop px) away: the check above fails
 
 
 def test_published_configs_build_their_models() -> None:
