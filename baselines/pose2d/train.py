@@ -2,7 +2,7 @@
 
     python -m baselines.pose2d.train --config baselines/pose2d/configs/<name>.py --dataset PATH_OR_REPO \\
         --work-dir DIR [--pretrained COCO.pth] [--external-ann ANN.json --external-images DIR --fraction 0.02]
-        [--max-iters N] [--batch-size B] [--device cpu|cuda]
+        [--max-iters N] [--batch-size B] [--lr LR] [--device cpu|cuda]
 
 The dataset is exported once to COCO-style files under ``DIR/data`` (``adapter``); the config gets
 the paths and the keypoint metainfo generated from the skeleton table, then mmengine's Runner
@@ -38,6 +38,7 @@ def configure(
     fraction: float = 0.02,
     max_iters: int | None = None,
     batch_size: int | None = None,
+    lr: float | None = None,
     device: str | None = None,
     splits: tuple[str, ...] = ("train", "test"),
 ) -> Config:
@@ -57,9 +58,12 @@ def configure(
         cfg[evaluator].ann_file = str(data / "annotations" / "test.json")
     if batch_size:
         cfg.train_dataloader.batch_size = batch_size
-    if max_iters:  # smoke runs: iteration-based, validated at the end
+    if lr:
+        cfg.optim_wrapper.optimizer.lr = lr
+    if max_iters:  # short runs: iteration-based, validated at the end, a linear warm-up (10 %, <= 100)
         cfg.train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
-        cfg.param_scheduler = [dict(type="ConstantLR", factor=1.0, by_epoch=False, begin=0, end=max_iters)]
+        warmup = max(1, min(100, max_iters // 10))
+        cfg.param_scheduler = [dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warmup)]
         cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=max_iters, by_epoch=False)
         cfg.log_processor.by_epoch = False
     if pretrained:
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fraction", type=float, default=0.02, help="share of our images mixed in")
     parser.add_argument("--max-iters", type=int)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="the optimizer's learning rate (default: the config's)")
     parser.add_argument("--device", choices=["cpu", "cuda"])
     args = parser.parse_args(argv)
     from mmengine.runner import Runner
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         fraction=args.fraction,
         max_iters=args.max_iters,
         batch_size=args.batch_size,
+        lr=args.lr,
         device=args.device,
     )
     with full_unpickling():  # --pretrained and resumed checkpoints
