@@ -60,10 +60,14 @@ def configure(
         cfg.train_dataloader.batch_size = batch_size
     if lr:
         cfg.optim_wrapper.optimizer.lr = lr
-    if max_iters:  # short runs: iteration-based, validated at the end, a linear warm-up (10 %, <= 100)
+    if max_iters:  # short runs: iteration-based, validated at the end, warmed up over 10 % (<= 100)
         cfg.train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
-        warmup = max(1, min(100, max_iters // 10))
-        cfg.param_scheduler = [dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warmup)]
+        warmup = min(100, max_iters // 10)  # none for smoke runs of a few iterations
+        cfg.param_scheduler = [
+            dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warmup)
+            if warmup
+            else dict(type="ConstantLR", factor=1.0, by_epoch=False, begin=0, end=max_iters)
+        ]
         cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=max_iters, by_epoch=False)
         cfg.log_processor.by_epoch = False
     if pretrained:
