@@ -73,7 +73,9 @@ def main() -> None:
         runs[precision] = detect(args.capture, out, config)
         seconds[precision] = time.perf_counter() - start
     crops = sum(r["people"] for r in runs["fp32"]["results"])
-    print(f"model {runs['fp32']['model']}; {crops} crops ({', '.join(args.subjects)}, every {args.stride}th frame)")
+    print(
+        f"model {runs['fp32']['model']}; {crops} crops ({', '.join(args.subjects)}, every {args.stride}th frame)"
+    )
     print(f"detect fp32 {crops / seconds['fp32']:.1f} crops/s, int8 {crops / seconds['int8']:.1f} crops/s "
           f"({seconds['fp32'] / seconds['int8']:.2f}x); quantization {seconds['quantization']:.1f} s")  # fmt: skip
     gate = runs["int8"]["precision"]["agreement"]
@@ -110,7 +112,10 @@ def main() -> None:
         print(f"| {name} | {a['coco'][name]['AP']:.3f} | {b['coco'][name]['AP']:.3f} | {a['coco'][name]['AR']:.3f} | "
               f"{b['coco'][name]['AR']:.3f} | {a['pck_auc'][name]:.3f} | {b['pck_auc'][name]:.3f} |")  # fmt: skip
     worst = sorted(gate["per_keypoint"].items(), key=lambda kv: -kv[1]["crop_px"]["p95"])[:5]
-    print("\ngate's worst keypoints (input px p95):", ", ".join(f"{n} {v['crop_px']['p95']:.2f}" for n, v in worst))
+    print(
+        "\ngate's worst keypoints (input px p95):",
+        ", ".join(f"{n} {v['crop_px']['p95']:.2f}" for n, v in worst),
+    )
     (args.out / "summary.json").write_text(json.dumps({"seconds": seconds, "crops": crops, "gate": gate,
                                                        "scores": scores, "keypoints": list(sk.NAMES)}, indent=1))  # fmt: skip
 
